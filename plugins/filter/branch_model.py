@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, smbvdc.datacenter developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: branch_model
+short_description: Validate and normalise a branch office's inventory into the branch model
+version_added: 0.1.0
+description:
+  - Reads C(smbvdc_branch) (domain, sites, networks, budget settings) and the
+    inventory's C(kvm_hosts), C(vms) and service groups, validates everything,
+    places the VMs on the KVM hosts and plans every address.
+  - Every problem is reported at once, each naming the variable and the fix.
+  - The schema is documented in C(docs/branch-model.md).
+options:
+  _input:
+    description: The C(smbvdc_branch) mapping.
+    type: dict
+    required: true
+  groups:
+    description: Ansible's C(groups) (group name to list of hosts).
+    type: dict
+    required: true
+  hostvars:
+    description: Ansible's C(hostvars); only C(kvm_*), C(vm_*) and C(ansible_host) are read.
+    type: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Build the branch model
+  ansible.builtin.set_fact:
+    smbvdc_model: "{{ smbvdc_branch | smbvdc.datacenter.branch_model(groups, hostvars) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: >-
+    The branch model: C(name), C(domain), C(mail_domains), C(sites), C(networks)
+    (with gateways and reverse zones), C(kvm_hosts), C(vms) (with C(kvm_host),
+    C(ipv4), C(ipv6), C(fqdn)), C(external_hosts), C(services), C(placement),
+    C(budgets) and C(warnings).
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import model as model_mod
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+
+
+def branch_model(branch, groups, hostvars):
+    try:
+        return model_mod.build_model(branch, {"groups": groups, "hostvars": hostvars})
+    except ModelError as exc:
+        raise AnsibleFilterError(str(exc))
+    except ImportError as exc:
+        raise AnsibleFilterError("smbvdc.datacenter.branch_model: %s" % exc)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"branch_model": branch_model}

@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, smbvdc.datacenter developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: vm_placement
+short_description: Place VMs on KVM hosts (first-fit-decreasing, anti-affinity, pins, exact search)
+version_added: 0.1.0
+description:
+  - Given a branch model, returns its placement (VM to KVM host) with per-host usage.
+  - Given a list of hosts and O(vms), places those VMs. Pinned VMs stay where they are pinned;
+    members of one anti-affinity group are spread over the hosts; small sets are solved exactly
+    (fewest hosts used).
+  - Fails listing every VM that fits nowhere and, per host, how many MiB are missing.
+options:
+  _input:
+    description:
+      - A branch model, or a list of hosts C({name, capacity_mb, vcpu_capacity, vcpus, disk_capacity_gb}).
+    type: raw
+    required: true
+  vms:
+    description: With a host list, the VMs C({name, demand_mb, vcpus, disk_gb, pin, anti_affinity}).
+    type: list
+    elements: dict
+"""
+
+EXAMPLES = r"""
+- name: Where does each VM run
+  ansible.builtin.debug:
+    msg: "{{ (smbvdc_model | smbvdc.datacenter.vm_placement).placement }}"
+"""
+
+RETURN = r"""
+_value:
+  description: C(placement) (VM to host), C(hosts) (usage per host), C(method), C(hosts_used), C(optimal), C(warnings).
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import budget as budget_mod
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import placement as placement_mod
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+
+
+def vm_placement(data, vms=None):
+    try:
+        if isinstance(data, dict) and "kvm_hosts" in data:
+            settings = data.get("budget_settings") or {}
+            hosts = []
+            for name, h in sorted(data["kvm_hosts"].items()):
+                b = budget_mod.host_budget(h, [], settings)
+                hosts.append({"name": name, "capacity_mb": b["capacity_mb"], "vcpu_capacity": b["vcpu_capacity"],
+                              "vcpus": h.get("vcpus"), "disk_capacity_gb": b["disk_capacity_gb"]})
+            overhead = settings.get("vm_overhead_mb", budget_mod.DEFAULT_VM_OVERHEAD_MB)
+            vm_list = [{"name": v["name"], "demand_mb": budget_mod.vm_demand_mb(v["memory_mb"], overhead),
+                        "vcpus": v["vcpus"], "disk_gb": v["disk_gb"],
+                        "pin": v["kvm_host"] if v.get("pinned") else None,
+                        "anti_affinity": v.get("anti_affinity", [])} for v in data["vms"].values()]
+            return placement_mod.place(hosts, vm_list)
+        if not isinstance(data, list):
+            raise ValueError("input must be a branch model or a list of hosts, got %s" % type(data).__name__)
+        for i, h in enumerate(data):
+            if not isinstance(h, dict) or "name" not in h or "capacity_mb" not in h:
+                raise ValueError("hosts[%d] needs name and capacity_mb, got %r" % (i, h))
+        for i, v in enumerate(vms or []):
+            if not isinstance(v, dict) or "name" not in v or "demand_mb" not in v:
+                raise ValueError("vms[%d] needs name and demand_mb, got %r" % (i, v))
+        return placement_mod.place(data, vms or [])
+    except ModelError as exc:
+        raise AnsibleFilterError(str(exc))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise AnsibleFilterError("smbvdc.datacenter.vm_placement: %s" % exc)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"vm_placement": vm_placement}

@@ -1,0 +1,466 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, smbvdc.datacenter developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The branch model: validate and normalise one branch office's inventory.
+
+Input is what the admin writes (``smbvdc_branch`` in group_vars plus the
+hosts and groups of the inventory); output is one normalised dict that every
+role consumes: KVM hosts with their budgets, VMs with their placement and
+addresses, networks with gateways and reverse zones, and the service groups.
+The schema is documented in docs/branch-model.md.
+
+All problems are collected and raised together (``ModelError``), each naming
+the variable and the fix, before any host is touched.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import budget as budget_mod
+from . import ipplan
+from . import placement as placement_mod
+from .errors import Collector, ModelError, PlacementError, Problem
+from .services import SERVICE_GROUPS
+
+MODEL_VERSION = 1
+KVM_GROUP = "kvm_hosts"
+VM_GROUP = "vms"
+SERVICE_GROUP_NAMES = tuple(sorted(g for g in SERVICE_GROUPS if g != KVM_GROUP))
+NETWORK_MODES = ("nat", "isolated", "bridge")
+LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+HOST_VAR_KEYS = ("kvm_memory_mb", "kvm_vcpus", "kvm_disk_gb", "kvm_os_reserve_mb", "kvm_site", "kvm_addresses",
+                 "vm_memory_mb", "vm_vcpus", "vm_disk_gb", "vm_network", "vm_address", "vm_address6", "vm_host",
+                 "vm_anti_affinity", "ansible_host")
+BRANCH_KEYS = ("name", "domain", "mail_domains", "sites", "networks", "budget", "description")
+NETWORK_KEYS = ("name", "site", "mode", "bridge", "ipv4", "gateway4", "ipv6", "gateway6", "pool_start", "description")
+DEFAULT_VM_VCPUS = 1
+DEFAULT_VM_DISK_GB = 10
+
+
+def is_domain(value):
+    if not isinstance(value, str) or not value or len(value) > 253 or value.endswith("."):
+        return False
+    labels = value.lower().split(".")
+    return len(labels) >= 2 and all(LABEL_RE.match(label) for label in labels)
+
+
+def _positive_int(value, variable, problems, fix, minimum=1, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or value is None:
+        problems.add(variable, "must be an integer >= %d, got %r." % (minimum, value), fix)
+        return None
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        problems.add(variable, "must be an integer >= %d, got %r." % (minimum, value), fix)
+        return None
+    if number < minimum:
+        problems.add(variable, "must be an integer >= %d, got %r." % (minimum, value), fix)
+        return None
+    return number
+
+
+def _as_list(value, variable, problems):
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    problems.add(variable, "must be a list, got %r." % (value,), "write it as a YAML list.")
+    return []
+
+
+class _HostVars(object):
+    """Read only the model's keys from Ansible's hostvars (or a plain dict)."""
+
+    def __init__(self, hostvars):
+        self._hv = hostvars or {}
+
+    def get(self, host, key):
+        try:
+            hv = self._hv[host]
+        except (KeyError, TypeError):
+            return None
+        try:
+            value = hv.get(key) if hasattr(hv, "get") else None
+        except Exception:  # Ansible's lazy templating can fail on unrelated vars
+            value = None
+        return value
+
+
+def _branch_section(branch, problems):
+    if not isinstance(branch, dict):
+        problems.add("smbvdc_branch", "must be a mapping describing the branch, got %r." % (type(branch).__name__,),
+                     "define smbvdc_branch in inventories/<branch>/group_vars/all/branch.yml (docs/branch-model.md).")
+        problems.raise_if_any()
+    for key in branch:
+        if key not in BRANCH_KEYS:
+            problems.add("smbvdc_branch.%s" % key, "is not a known key.",
+                         "use one of: %s (a typo?)." % ", ".join(BRANCH_KEYS))
+    name = branch.get("name")
+    if not isinstance(name, str) or not LABEL_RE.match(name or ""):
+        problems.add("smbvdc_branch.name", "must be a short lowercase name (letters, digits, '-'), got %r." % (name,),
+                     "e.g. name: hq-vienna")
+    domain = branch.get("domain")
+    if not is_domain(domain):
+        problems.add("smbvdc_branch.domain", "must be a DNS domain such as branch.example.org, got %r." % (domain,),
+                     "set the branch's DNS domain (no trailing dot).")
+        domain = None
+    else:
+        domain = domain.lower()
+    mail_domains = []
+    for i, d in enumerate(_as_list(branch.get("mail_domains"), "smbvdc_branch.mail_domains", problems)):
+        if not is_domain(d):
+            problems.add("smbvdc_branch.mail_domains[%d]" % i, "%r is not a DNS domain." % (d,), "remove it or fix the spelling.")
+        else:
+            mail_domains.append(d.lower())
+    if domain and domain not in mail_domains:
+        mail_domains.insert(0, domain)
+    return name, domain, mail_domains
+
+
+def _sites(branch, problems):
+    sites = {}
+    raw = branch.get("sites")
+    if raw is None:
+        raw = [{"name": "main"}]
+    for i, s in enumerate(_as_list(raw, "smbvdc_branch.sites", problems)):
+        if isinstance(s, str):
+            s = {"name": s}
+        if not isinstance(s, dict) or not LABEL_RE.match(str(s.get("name", ""))):
+            problems.add("smbvdc_branch.sites[%d].name" % i, "must be a short lowercase name, got %r." % (s,),
+                         "write sites as a list of {name: hq}.")
+            continue
+        if s["name"] in sites:
+            problems.add("smbvdc_branch.sites[%d].name" % i, "site '%s' is listed twice." % s["name"], "remove the duplicate.")
+            continue
+        sites[s["name"]] = {"name": s["name"], "description": s.get("description", "")}
+    return sites
+
+
+def _networks(branch, sites, problems):
+    networks = {}
+    raw = _as_list(branch.get("networks"), "smbvdc_branch.networks", problems)
+    if not raw:
+        problems.add("smbvdc_branch.networks", "must list at least one network.",
+                     "add e.g. {name: lan, ipv4: 10.77.10.0/24} (docs/branch-model.md).")
+        return networks
+    first_site = next(iter(sites), None)
+    for i, n in enumerate(raw):
+        if not isinstance(n, dict):
+            problems.add("smbvdc_branch.networks[%d]" % i, "must be a mapping, got %r." % (n,), "see docs/branch-model.md.")
+            continue
+        name = n.get("name")
+        if not isinstance(name, str) or not LABEL_RE.match(name):
+            problems.add("smbvdc_branch.networks[%d].name" % i, "must be a short lowercase name, got %r." % (name,),
+                         "e.g. name: lan")
+            continue
+        var = "smbvdc_branch.networks['%s']" % name
+        if name in networks:
+            problems.add(var + ".name", "network '%s' is defined twice." % name, "give each network a unique name.")
+            continue
+        for key in n:
+            if key not in NETWORK_KEYS:
+                problems.add("%s.%s" % (var, key), "is not a known network key.", "use one of: %s." % ", ".join(NETWORK_KEYS))
+        site = n.get("site", first_site)
+        if site not in sites:
+            problems.add(var + ".site", "site %r is not in smbvdc_branch.sites (%s)." % (site, ", ".join(sites) or "none"),
+                         "add the site or fix the name.")
+        mode = n.get("mode", "nat")
+        if mode not in NETWORK_MODES:
+            problems.add(var + ".mode", "must be one of %s, got %r." % (", ".join(NETWORK_MODES), mode),
+                         "nat for a lab, bridge for production hosts sharing a LAN.")
+        bridge = n.get("bridge", "br-%s" % name)
+        if not isinstance(bridge, str) or not BRIDGE_RE.match(bridge):
+            problems.add(var + ".bridge", "%r is not a valid interface name (max 15 characters)." % (bridge,),
+                         "use a short name such as br-lan.")
+        if n.get("ipv4") in (None, ""):
+            problems.add(var + ".ipv4", "is required.", "give the network an IPv4 subnet, e.g. 10.77.10.0/24.")
+        net4 = ipplan.parse_network(n.get("ipv4"), 4, var + ".ipv4", problems)
+        net6 = ipplan.parse_network(n.get("ipv6"), 6, var + ".ipv6", problems)
+        gw4 = gw6 = None
+        if net4 is not None:
+            gw4 = ipplan.parse_address(n["gateway4"], net4, var + ".gateway4", problems, what="gateway") \
+                if n.get("gateway4") else net4[1]
+        if net6 is not None:
+            gw6 = ipplan.parse_address(n["gateway6"], net6, var + ".gateway6", problems, what="gateway") \
+                if n.get("gateway6") else net6[1]
+        elif n.get("gateway6"):
+            problems.add(var + ".gateway6", "is set but the network has no ipv6 subnet.", "add ipv6 or remove gateway6.")
+        pool_start = _positive_int(n.get("pool_start", 10), var + ".pool_start", problems,
+                                   "the offset of the first automatic address, e.g. 10.", minimum=2)
+        networks[name] = {"name": name, "site": site, "mode": mode, "bridge": bridge, "ipv4": net4, "ipv6": net6,
+                          "gateway4": gw4, "gateway6": gw6, "pool_start": pool_start or 10,
+                          "description": n.get("description", "")}
+    ipplan.check_overlaps(networks, problems)
+    return networks
+
+
+def _budget_settings(branch, problems):
+    raw = branch.get("budget") or {}
+    settings = dict(budget_mod.BUDGET_DEFAULTS)
+    if not isinstance(raw, dict):
+        problems.add("smbvdc_branch.budget", "must be a mapping, got %r." % (raw,), "see docs/capacity.md.")
+        return settings
+    for key, value in raw.items():
+        var = "smbvdc_branch.budget.%s" % key
+        if key not in settings:
+            problems.add(var, "is not a known budget setting.", "use one of: %s." % ", ".join(sorted(settings)))
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            problems.add(var, "must be a number, got %r." % (value,), "see docs/capacity.md for the defaults.")
+            continue
+        if key.endswith("_ratio") and not 0 < number <= 16:
+            problems.add(var, "must be > 0 and <= 16, got %r." % (value,), "1.0 means no over-commit.")
+            continue
+        if key == "os_reserve_fraction" and not 0 <= number < 1:
+            problems.add(var, "must be between 0 and 1, got %r." % (value,), "0.05 reserves 5 %% of RAM.")
+            continue
+        if key.endswith("_mb") and number < 0:
+            problems.add(var, "must not be negative, got %r." % (value,), "use 0 or more MiB.")
+            continue
+        settings[key] = number if (key.endswith("_ratio") or key.endswith("_fraction")) else int(number)
+    return settings
+
+
+def _groups(inventory):
+    groups = inventory.get("groups") or {}
+    return {g: list(hosts or []) for g, hosts in groups.items()}
+
+
+def build_model(branch, inventory):
+    """Validate and normalise a branch; place its VMs; plan its addresses.
+
+    :param branch: the ``smbvdc_branch`` mapping.
+    :param inventory: ``{"groups": {...}, "hostvars": {...}}`` (Ansible's
+        ``groups`` and ``hostvars`` work as they are).
+    :raises ModelError: listing every problem, each naming its variable.
+    """
+    problems = Collector()
+    warnings = []
+    name, domain, mail_domains = _branch_section(branch, problems)
+    sites = _sites(branch, problems)
+    networks = _networks(branch, sites, problems)
+    settings = _budget_settings(branch, problems)
+    groups = _groups(inventory)
+    hv = _HostVars(inventory.get("hostvars"))
+    network_names = list(networks)
+
+    # --- KVM hosts -----------------------------------------------------------
+    kvm_hosts = {}
+    if not groups.get(KVM_GROUP):
+        problems.add("groups['%s']" % KVM_GROUP, "the inventory has no KVM host.",
+                     "add the physical host(s) under kvm_hosts in hosts.yml with kvm_memory_mb, kvm_vcpus, kvm_disk_gb.")
+    for h in groups.get(KVM_GROUP, []):
+        var = "hostvars['%s']" % h
+        mem = _positive_int(hv.get(h, "kvm_memory_mb"), var + ".kvm_memory_mb", problems,
+                            "set the host's physical RAM in MiB, e.g. kvm_memory_mb: 32768.", minimum=512)
+        vcpus = _positive_int(hv.get(h, "kvm_vcpus"), var + ".kvm_vcpus", problems,
+                              "set the host's CPU threads, e.g. kvm_vcpus: 8.")
+        disk = _positive_int(hv.get(h, "kvm_disk_gb"), var + ".kvm_disk_gb", problems,
+                             "set the GiB the VM storage pool may use, e.g. kvm_disk_gb: 500.")
+        reserve = _positive_int(hv.get(h, "kvm_os_reserve_mb"), var + ".kvm_os_reserve_mb", problems,
+                                "RAM kept for the host OS in MiB, or leave it unset for the default.",
+                                minimum=0, allow_none=True)
+        if mem is not None and reserve is None and hv.get(h, "kvm_os_reserve_mb") is None:
+            reserve_value = budget_mod.default_os_reserve_mb(mem, settings["os_reserve_base_mb"],
+                                                             settings["os_reserve_fraction"], settings["os_reserve_max_mb"])
+        else:
+            reserve_value = reserve
+        if mem is not None and reserve_value is not None and reserve_value >= mem:
+            problems.add(var + ".kvm_os_reserve_mb", "the OS reserve (%d MiB) leaves nothing of %d MiB for VMs."
+                         % (reserve_value, mem), "lower kvm_os_reserve_mb or correct kvm_memory_mb.")
+        site = hv.get(h, "kvm_site") or next(iter(sites), None)
+        if site not in sites:
+            problems.add(var + ".kvm_site", "site %r is not in smbvdc_branch.sites." % (site,), "add the site or fix the name.")
+        addresses = hv.get(h, "kvm_addresses") or {}
+        if not isinstance(addresses, dict):
+            problems.add(var + ".kvm_addresses", "must map network names to addresses, got %r." % (addresses,),
+                         "e.g. kvm_addresses: {lan: 10.77.10.2}")
+            addresses = {}
+        for net in addresses:
+            if net not in networks:
+                problems.add(var + ".kvm_addresses", "network %r is not in smbvdc_branch.networks." % (net,),
+                             "use one of: %s." % ", ".join(network_names))
+        if not LABEL_RE.match(h):
+            problems.add("inventory host '%s'" % h, "is not a valid DNS host label.", "use lowercase letters, digits and '-'.")
+        kvm_hosts[h] = {"name": h, "memory_mb": mem, "vcpus": vcpus, "disk_gb": disk, "os_reserve_mb": reserve_value,
+                        "site": site, "addresses": dict(addresses), "ansible_host": hv.get(h, "ansible_host")}
+
+    # --- VMs and external hosts ---------------------------------------------
+    members = {}
+    for g in SERVICE_GROUP_NAMES + (VM_GROUP,):
+        for h in groups.get(g, []):
+            members.setdefault(h, []).append(g)
+    vms = {}
+    external = {}
+    for h in sorted(members):
+        var = "hostvars['%s']" % h
+        service_groups = sorted(g for g in members[h] if g != VM_GROUP)
+        if h in kvm_hosts:
+            problems.add("inventory host '%s'" % h, "is both a KVM host and a VM/service host (%s)."
+                         % ", ".join(members[h]), "run services in VMs: give the VM its own inventory name.")
+            continue
+        if not LABEL_RE.match(h):
+            problems.add("inventory host '%s'" % h, "is not a valid DNS host label (it becomes %s.%s)." % (h, domain),
+                         "use lowercase letters, digits and '-' in the inventory name.")
+        if hv.get(h, "vm_memory_mb") is None:
+            if VM_GROUP in members[h]:
+                problems.add(var + ".vm_memory_mb", "is required for a VM.", "set the VM's RAM in MiB, e.g. vm_memory_mb: 1024.")
+                continue
+            address = hv.get(h, "ansible_host")
+            if not address:
+                problems.add(var + ".vm_memory_mb",
+                             "host is in %s but has neither vm_memory_mb (build it as a VM) nor ansible_host "
+                             "(an existing machine)." % ", ".join(service_groups),
+                             "set vm_memory_mb to build it, or ansible_host for a machine that exists.")
+                continue
+            external[h] = {"name": h, "groups": service_groups, "ansible_host": address}
+            continue
+        mem = _positive_int(hv.get(h, "vm_memory_mb"), var + ".vm_memory_mb", problems,
+                            "set the VM's RAM in MiB, e.g. vm_memory_mb: 1024.", minimum=128)
+        vcpus = _positive_int(hv.get(h, "vm_vcpus") if hv.get(h, "vm_vcpus") is not None else DEFAULT_VM_VCPUS,
+                              var + ".vm_vcpus", problems, "e.g. vm_vcpus: 1.")
+        disk = _positive_int(hv.get(h, "vm_disk_gb") if hv.get(h, "vm_disk_gb") is not None else DEFAULT_VM_DISK_GB,
+                             var + ".vm_disk_gb", problems, "e.g. vm_disk_gb: 10.", minimum=2)
+        network = hv.get(h, "vm_network")
+        if network is None:
+            if len(networks) == 1:
+                network = network_names[0]
+            elif networks:
+                problems.add(var + ".vm_network", "is required when the branch has several networks.",
+                             "set vm_network to one of: %s." % ", ".join(network_names))
+        elif network not in networks:
+            problems.add(var + ".vm_network", "network %r is not in smbvdc_branch.networks." % (network,),
+                         "use one of: %s." % ", ".join(network_names))
+            network = None
+        pin = hv.get(h, "vm_host")
+        anti = [str(a) for a in _as_list(hv.get(h, "vm_anti_affinity"), var + ".vm_anti_affinity", problems)]
+        if {"dns_primary", "dns_secondary"} & set(service_groups):
+            anti.append("dns")
+        vms[h] = {"name": h, "fqdn": "%s.%s" % (h, domain) if domain else h, "memory_mb": mem, "vcpus": vcpus,
+                  "disk_gb": disk, "network": network, "pin": pin, "anti_affinity": sorted(set(anti)),
+                  "groups": service_groups, "want_ipv4": hv.get(h, "vm_address"), "want_ipv6": hv.get(h, "vm_address6")}
+
+    # --- services -------------------------------------------------------------
+    services = {g: sorted(h for h in groups.get(g, []) if h in vms or h in external) for g in SERVICE_GROUP_NAMES}
+    if len(services["dns_primary"]) > 1:
+        problems.add("groups['dns_primary']", "has %d hosts (%s); a branch has one DNS primary."
+                     % (len(services["dns_primary"]), ", ".join(services["dns_primary"])),
+                     "keep one host in dns_primary and move the others to dns_secondary.")
+    if services["dns_secondary"] and not services["dns_primary"]:
+        problems.add("groups['dns_secondary']", "has secondaries but the branch has no dns_primary.",
+                     "add the primary to dns_primary (it may be an existing machine with ansible_host).")
+    for h in services["dns_secondary"]:
+        if h in services["dns_primary"]:
+            problems.add("groups['dns_secondary']", "%s is both primary and secondary DNS." % h,
+                         "a secondary must be a different host from its primary.")
+    if len(kvm_hosts) > 1:
+        for p in services["dns_primary"]:
+            for s in services["dns_secondary"]:
+                if p in vms and s in vms and vms[p]["pin"] and vms[p]["pin"] == vms[s]["pin"]:
+                    problems.add("hostvars['%s'].vm_host" % s, "the secondary DNS is pinned to %s, the same KVM host as "
+                                 "its primary %s." % (vms[s]["pin"], p), "pin the secondary to another KVM host.")
+
+    # Nothing below makes sense with a broken description: stop here.
+    problems.raise_if_any()
+
+    # --- address plan -------------------------------------------------------
+    addresses = {}
+    for net_name, net in networks.items():
+        requests = []
+        for h, k in sorted(kvm_hosts.items()):
+            if net_name in k["addresses"]:
+                requests.append((h, k["addresses"][net_name], None, "hostvars['%s'].kvm_addresses.%s" % (h, net_name),
+                                 "hostvars['%s'].kvm_addresses.%s" % (h, net_name)))
+        for h, v in sorted(vms.items()):
+            if v["network"] == net_name:
+                requests.append((h, v["want_ipv4"], v["want_ipv6"], "hostvars['%s'].vm_address" % h,
+                                 "hostvars['%s'].vm_address6" % h))
+        for h, a in ipplan.assign(net, requests, problems).items():
+            addresses.setdefault(h, {})[net_name] = a
+    problems.raise_if_any()
+
+    # --- budgets and placement -----------------------------------------------
+    host_caps = []
+    for h, k in sorted(kvm_hosts.items()):
+        b = budget_mod.host_budget(k, [], settings)
+        host_caps.append({"name": h, "capacity_mb": b["capacity_mb"], "vcpu_capacity": b["vcpu_capacity"],
+                          "vcpus": k["vcpus"], "disk_capacity_gb": b["disk_capacity_gb"]})
+    vm_demands = [{"name": v["name"], "demand_mb": budget_mod.vm_demand_mb(v["memory_mb"], settings["vm_overhead_mb"]),
+                   "vcpus": v["vcpus"], "disk_gb": v["disk_gb"], "pin": v["pin"], "anti_affinity": v["anti_affinity"]}
+                  for v in vms.values()]
+    plan = placement_mod.place(host_caps, vm_demands)
+    warnings.extend(plan["warnings"])
+
+    for net_name, net in networks.items():
+        if net["mode"] in ("nat", "isolated"):
+            on = sorted({plan["placement"][v["name"]] for v in vms.values() if v["network"] == net_name})
+            if len(on) > 1:
+                raise ModelError([Problem("smbvdc_branch.networks['%s'].mode" % net_name,
+                                          "a %s network exists inside one KVM host, but its VMs are placed on %s."
+                                          % (net["mode"], ", ".join(on)),
+                                          "use mode: bridge on a LAN all KVM hosts share, or pin the network's VMs "
+                                          "to one host with vm_host.")])
+
+    budgets = {}
+    for h, k in sorted(kvm_hosts.items()):
+        on_host = [vms[v] for v in plan["hosts"][h]["vms"]]
+        budgets[h] = budget_mod.host_budget(k, on_host, settings)
+
+    # --- normalised output (plain types only) ----------------------------------
+    out_networks = {}
+    for net_name, net in networks.items():
+        zones = ipplan.reverse_zones(net["ipv4"]) if net["ipv4"] is not None else []
+        if net["ipv6"] is not None:
+            zones += ipplan.reverse_zones(net["ipv6"])
+        out_networks[net_name] = {
+            "name": net_name, "site": net["site"], "mode": net["mode"], "bridge": net["bridge"],
+            "ipv4": str(net["ipv4"].cidr) if net["ipv4"] is not None else None,
+            "gateway4": str(net["gateway4"]) if net["gateway4"] is not None else None,
+            "netmask4": str(net["ipv4"].netmask) if net["ipv4"] is not None else None,
+            "prefix4": net["ipv4"].prefixlen if net["ipv4"] is not None else None,
+            "ipv6": str(net["ipv6"].cidr) if net["ipv6"] is not None else None,
+            "gateway6": str(net["gateway6"]) if net["gateway6"] is not None else None,
+            "prefix6": net["ipv6"].prefixlen if net["ipv6"] is not None else None,
+            "pool_start": net["pool_start"], "reverse_zones": zones,
+        }
+    out_vms = {}
+    for h, v in sorted(vms.items()):
+        a = addresses.get(h, {}).get(v["network"], {"ipv4": None, "ipv6": None})
+        out_vms[h] = {"name": h, "fqdn": v["fqdn"], "memory_mb": v["memory_mb"], "vcpus": v["vcpus"],
+                      "disk_gb": v["disk_gb"], "network": v["network"], "groups": v["groups"],
+                      "anti_affinity": v["anti_affinity"], "pinned": bool(v["pin"]),
+                      "kvm_host": plan["placement"][h], "ipv4": a["ipv4"], "ipv6": a["ipv6"],
+                      "ptr4": ipplan.reverse_pointer(a["ipv4"]) if a["ipv4"] else None,
+                      "ptr6": ipplan.reverse_pointer(a["ipv6"]) if a["ipv6"] else None}
+    out_kvm = {}
+    for h, k in sorted(kvm_hosts.items()):
+        out_kvm[h] = {"name": h, "fqdn": "%s.%s" % (h, domain), "memory_mb": k["memory_mb"], "vcpus": k["vcpus"],
+                      "disk_gb": k["disk_gb"], "os_reserve_mb": k["os_reserve_mb"], "site": k["site"],
+                      "addresses": addresses.get(h, {}), "vms": plan["hosts"][h]["vms"]}
+    return {
+        "model_version": MODEL_VERSION,
+        "name": name,
+        "domain": domain,
+        "mail_domains": mail_domains,
+        "sites": sites,
+        "networks": out_networks,
+        "budget_settings": settings,
+        "kvm_hosts": out_kvm,
+        "vms": out_vms,
+        "external_hosts": external,
+        "services": services,
+        "placement": plan,
+        "budgets": budgets,
+        "warnings": warnings,
+    }
+
+
+__all__ = ["build_model", "ModelError", "PlacementError", "is_domain", "SERVICE_GROUP_NAMES"]

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, smbvdc.datacenter developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which services (and so which listening ports) each service group implies.
+
+The branch model puts services on hosts through inventory groups
+(dns_primary, mail, web, ...). Every consumer that needs to know "what runs
+here" (the firewall baseline, monitoring checks, backup disk lists) derives it
+from this one table instead of typing ports again.
+"""
+
+from __future__ import annotations
+
+# group -> list of (service name, port, protocol)
+SERVICE_GROUPS = {
+    "dns_primary": [("dns", 53, "udp"), ("dns", 53, "tcp")],
+    "dns_secondary": [("dns", 53, "udp"), ("dns", 53, "tcp")],
+    "mail": [
+        ("smtp", 25, "tcp"),
+        ("submissions", 465, "tcp"),
+        ("submission", 587, "tcp"),
+        ("imap", 143, "tcp"),
+        ("imaps", 993, "tcp"),
+        ("pop3", 110, "tcp"),
+        ("pop3s", 995, "tcp"),
+        ("http", 80, "tcp"),
+        ("https", 443, "tcp"),
+    ],
+    "web": [("http", 80, "tcp"), ("https", 443, "tcp")],
+    "moodle": [("http", 80, "tcp"), ("https", 443, "tcp")],
+    "owncloud": [("http", 80, "tcp"), ("https", 443, "tcp")],
+    "monitoring": [("http", 80, "tcp"), ("https", 443, "tcp")],
+    "backup": [("amanda", 10080, "tcp")],
+    "database": [("mysql", 3306, "tcp")],
+    "kvm_hosts": [],
+}
+
+# Every managed host is reachable over SSH (the collection manages it that way).
+BASELINE = [("ssh", 22, "tcp")]
+
+# Backup clients (every VM) accept the Amanda server's connection.
+# Kept separate so a branch without a backup server opens nothing for it.
+BACKUP_CLIENT = [("amanda", 10080, "tcp")]
+
+SERVICE_GROUP_NAMES = tuple(sorted(SERVICE_GROUPS))
+
+
+def service_ports(group_names, extra=None, backup_client=False):
+    """Return the sorted, de-duplicated list of ports a host must open.
+
+    :param group_names: the groups the host is in (Ansible's ``group_names``).
+    :param extra: optional list of ``{"port": int, "proto": "tcp"|"udp", "service": str}``.
+    :param backup_client: open the Amanda client port too.
+    :returns: list of ``{"service", "port", "proto"}`` dicts sorted by port, proto.
+    """
+    if isinstance(group_names, str):
+        raise ValueError("group_names must be a list of group names, not the string %r" % group_names)
+    entries = list(BASELINE)
+    for group in group_names or []:
+        entries.extend(SERVICE_GROUPS.get(group, []))
+    if backup_client:
+        entries.extend(BACKUP_CLIENT)
+    for i, item in enumerate(extra or []):
+        if not isinstance(item, dict) or "port" not in item:
+            raise ValueError("extra[%d] must be a mapping with at least 'port' (and 'proto', 'service'); got %r" % (i, item))
+        try:
+            port = int(item["port"])
+        except (TypeError, ValueError):
+            raise ValueError("extra[%d].port must be an integer 1-65535; got %r" % (i, item["port"]))
+        if not 1 <= port <= 65535:
+            raise ValueError("extra[%d].port must be 1-65535; got %d" % (i, port))
+        proto = str(item.get("proto", "tcp")).lower()
+        if proto not in ("tcp", "udp"):
+            raise ValueError("extra[%d].proto must be 'tcp' or 'udp'; got %r" % (i, item.get("proto")))
+        entries.append((str(item.get("service", "custom-%d" % port)), port, proto))
+    seen = {}
+    for service, port, proto in entries:
+        key = (port, proto)
+        if key not in seen:
+            seen[key] = {"service": service, "port": port, "proto": proto}
+    return [seen[k] for k in sorted(seen)]
