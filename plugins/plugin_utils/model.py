@@ -310,6 +310,9 @@ def build_model(branch, inventory):
         if not LABEL_RE.match(h):
             problems.add("inventory host '%s'" % h, "is not a valid DNS host label (it becomes %s.%s)." % (h, domain),
                          "use lowercase letters, digits and '-' in the inventory name.")
+        if h in groups:
+            problems.add("inventory host '%s'" % h, "has the same name as an inventory group, so Ansible mixes up "
+                         "their variables.", "rename the host, e.g. %s1." % h)
         if hv.get(h, "vm_memory_mb") is None:
             if VM_GROUP in members[h]:
                 problems.add(var + ".vm_memory_mb", "is required for a VM.", "set the VM's RAM in MiB, e.g. vm_memory_mb: 1024.")
