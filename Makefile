@@ -1,0 +1,58 @@
+# smbvdc.datacenter - the two commands a new user needs:
+#   make lab    bring up the lab branch on this machine (inventories/lab)
+#   make test   lint, unit tests, integration tests and molecule scenarios
+# Both run `make setup` first, which installs everything they need.
+
+SHELL := /bin/bash
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+LAB_INVENTORY ?= inventories/lab
+# Molecule scenarios run by `make test` (each: create, converge, idempotence, verify, destroy)
+MOLECULE_SCENARIOS ?= $(shell ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)
+
+.PHONY: help setup setup-nodocker lint unit integration molecule test lab capacity bench build clean
+
+help:
+	@echo "make lab      - bring up the lab branch (inventories/lab) on this machine"
+	@echo "make test     - lint + unit + integration + molecule (installs what it needs)"
+	@echo "make capacity - print the capacity plan of LAB_INVENTORY (no host touched)"
+	@echo "make bench    - run the benchmarks in bench/"
+	@echo "make build    - build the collection tarball"
+
+setup:
+	@scripts/setup.sh
+
+setup-nodocker:
+	@scripts/setup.sh --no-docker
+
+lint: setup-nodocker
+	yamllint -s .
+	ansible-lint
+
+unit: setup-nodocker
+	pytest tests/unit
+
+integration: setup
+	pytest -c pytest.ini tests/integration
+
+molecule: setup
+	@scripts/molecule-all.sh $(MOLECULE_SCENARIOS)
+
+test:
+	@scripts/test.sh
+
+lab: setup
+	ansible-playbook -i $(LAB_INVENTORY) playbooks/site.yml
+
+capacity: setup-nodocker
+	ansible-playbook -i $(LAB_INVENTORY) playbooks/capacity.yml
+
+bench: setup-nodocker
+	python bench/placement.py
+
+build: setup-nodocker
+	ansible-galaxy collection build --force --output-path build/
+
+clean:
+	rm -rf build/ .pytest_cache tests/output

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Placement benchmark: smbvdc.datacenter.vm_placement against the exact optimum.
+
+Seeded random instances (<= 12 VMs, 1-4 hosts, some anti-affinity pairs) are
+solved by the collection's placement and by an independent exhaustive search
+written here (it shares no code with plugins/plugin_utils/placement.py). For
+comparison the same instances are also solved by plain first-fit-decreasing
+(the baseline). Objective: all VMs placed on as few hosts as possible.
+
+Prints, last, one line:
+  placement: optimal=<pct>% worst_ratio=<x> time_1000vms_100hosts=<s>s
+
+Exit status is non-zero only when a placement is invalid or breaks the FFD
+bound (11/9 OPT + 6/9); the figures themselves are reported, not asserted.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import conftest  # noqa: E402,F401  (puts ansible_collections.smbvdc.datacenter on sys.path)
+
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import placement  # noqa: E402
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import PlacementError  # noqa: E402
+
+SIZES = [256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192]
+HOST_RAM = [4096, 8192, 12288, 16384, 24576, 32768]
+
+
+def instance(rng):
+    n_hosts = rng.randint(1, 4)
+    hosts = []
+    for i in range(n_hosts):
+        ram = rng.choice(HOST_RAM)
+        threads = rng.choice([2, 4, 8])
+        hosts.append({"name": "h%d" % i, "capacity_mb": ram - 1024, "vcpus": threads,
+                      "vcpu_capacity": threads * 4, "disk_capacity_gb": rng.choice([100, 200, 500])})
+    total = sum(h["capacity_mb"] for h in hosts)
+    n_vms = rng.randint(2, 12)
+    vms = []
+    pairs = rng.randint(0, 2)
+    for i in range(n_vms):
+        anti = ["pair%d" % (i // 2)] if i < 2 * pairs else []
+        vms.append({"name": "v%02d" % i, "demand_mb": rng.choice(SIZES) + 200, "vcpus": rng.choice([1, 1, 2, 4]),
+                    "disk_gb": rng.choice([10, 20, 40]), "anti_affinity": anti, "pin": None})
+    # keep most instances near full so packing matters
+    scale = rng.uniform(0.4, 0.95) * total / max(1, sum(v["demand_mb"] for v in vms))
+    for v in vms:
+        v["demand_mb"] = max(300, int(v["demand_mb"] * min(scale, 3)))
+    return hosts, vms
+
+
+def exhaustive_optimum(hosts, vms):
+    """Fewest hosts used by any valid assignment (None if none): an independent DFS."""
+    n = len(hosts)
+    members = {}
+    for v in vms:
+        for g in v["anti_affinity"]:
+            members[g] = members.get(g, 0) + 1
+    limit = {g: -(-c // n) for g, c in members.items()}
+    order = sorted(vms, key=lambda v: -v["demand_mb"])
+    ram = [0] * n
+    cpu = [0] * n
+    disk = [0] * n
+    cnt = [dict() for _ in range(n)]
+    used = [0] * n
+    best = [None]
+
+    def ok(h, v):
+        H = hosts[h]
+        return (ram[h] + v["demand_mb"] < H["capacity_mb"] and cpu[h] + v["vcpus"] <= H["vcpu_capacity"]
+                and v["vcpus"] <= H["vcpus"] and disk[h] + v["disk_gb"] <= H["disk_capacity_gb"]
+                and all(cnt[h].get(g, 0) < limit[g] for g in v["anti_affinity"]))
+
+    def dfs(i):
+        k = sum(1 for u in used if u)
+        if best[0] is not None and k >= best[0]:
+            return
+        if i == len(order):
+            best[0] = k
+            return
+        v = order[i]
+        seen_empty = set()
+        for h in range(n):
+            if not used[h]:
+                sig = (hosts[h]["capacity_mb"], hosts[h]["vcpu_capacity"], hosts[h]["vcpus"], hosts[h]["disk_capacity_gb"])
+                if sig in seen_empty:
+                    continue
+                seen_empty.add(sig)
+            if ok(h, v):
+                ram[h] += v["demand_mb"]; cpu[h] += v["vcpus"]; disk[h] += v["disk_gb"]; used[h] += 1
+                for g in v["anti_affinity"]:
+                    cnt[h][g] = cnt[h].get(g, 0) + 1
+                dfs(i + 1)
+                ram[h] -= v["demand_mb"]; cpu[h] -= v["vcpus"]; disk[h] -= v["disk_gb"]; used[h] -= 1
+                for g in v["anti_affinity"]:
+                    cnt[h][g] -= 1
+
+    dfs(0)
+    return best[0]
+
+
+def ffd_only(hosts, vms):
+    """Baseline: plain FFD with the collection's fit rules, no exact search."""
+    hs = [placement._Host(h) for h in hosts]
+    norm = [placement._normalise_vm(v) for v in vms]
+    limits = placement.group_limits(norm, len(hosts))
+    _, unplaced = placement.ffd(hs, norm, limits)
+    return None if unplaced else sum(1 for h in hs if h.vms)
+
+
+def valid(hosts, vms, assignment):
+    byname = {h["name"]: h for h in hosts}
+    usage = {}
+    for v in vms:
+        usage.setdefault(assignment[v["name"]], []).append(v)
+    for h, placed in usage.items():
+        H = byname[h]
+        if sum(v["demand_mb"] for v in placed) >= H["capacity_mb"]:
+            return False
+        if sum(v["vcpus"] for v in placed) > H["vcpu_capacity"]:
+            return False
+        if sum(v["disk_gb"] for v in placed) > H["disk_capacity_gb"]:
+            return False
+    return True
+
+
+def big_instance(seed=1):
+    rng = random.Random(seed)
+    hosts = [{"name": "h%03d" % i, "capacity_mb": rng.choice(HOST_RAM) * 2 - 2048, "vcpus": 32, "vcpu_capacity": 128,
+              "disk_capacity_gb": 4000} for i in range(100)]
+    vms = [{"name": "v%04d" % i, "demand_mb": rng.choice(SIZES) + 200, "vcpus": rng.choice([1, 2, 4]),
+            "disk_gb": rng.choice([10, 20, 40]), "anti_affinity": ["pair%d" % (i // 2)] if i < 100 else [], "pin": None}
+           for i in range(1000)]
+    return hosts, vms
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--instances", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--quick", action="store_true", help="200 instances (used by make test)")
+    args = ap.parse_args()
+    n = 200 if args.quick else args.instances
+    rng = random.Random(args.seed)
+
+    optimal = ffd_optimal = feasible = infeasible = ffd_failed = 0
+    worst = ffd_worst = 1.0
+    bad = []
+    t_ours = t_opt = 0.0
+    for i in range(n):
+        hosts, vms = instance(rng)
+        t0 = time.perf_counter()
+        opt = exhaustive_optimum(hosts, vms)
+        t1 = time.perf_counter()
+        try:
+            r = placement.place(hosts, vms)
+            ours = r["hosts_used"]
+            if not valid(hosts, vms, r["placement"]):
+                bad.append("instance %d: invalid placement" % i)
+        except PlacementError:
+            ours = None
+        t2 = time.perf_counter()
+        t_opt += t1 - t0
+        t_ours += t2 - t1
+        base = ffd_only(hosts, vms)
+        if opt is None:
+            infeasible += 1
+            if ours is not None:
+                bad.append("instance %d: placed although the exhaustive search finds no valid placement" % i)
+            continue
+        feasible += 1
+        if ours is None:
+            bad.append("instance %d: no placement found although %d host(s) suffice" % (i, opt))
+            worst = float("inf")
+            continue
+        optimal += ours == opt
+        worst = max(worst, ours / float(opt))
+        if ours > 11.0 / 9 * opt + 6.0 / 9:
+            bad.append("instance %d: %d hosts breaks the FFD bound for OPT=%d" % (i, ours, opt))
+        if base is None:
+            ffd_failed += 1
+        else:
+            ffd_optimal += base == opt
+            ffd_worst = max(ffd_worst, base / float(opt))
+
+    hosts, vms = big_instance()
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        big = placement.place(hosts, vms)
+        times.append(time.perf_counter() - t0)
+    if not valid(hosts, vms, big["placement"]):
+        bad.append("1000-VM instance: invalid placement")
+    t_big = statistics.median(times)
+
+    pct = 100.0 * optimal / max(1, feasible)
+    ffd_pct = 100.0 * ffd_optimal / max(1, feasible)
+    print("instances: %d (feasible %d, infeasible %d), seed %d" % (n, feasible, infeasible, args.seed))
+    print("optimal = share of feasible instances solved with the fewest hosts possible")
+    print("baseline plain FFD: optimal=%.1f%% worst_ratio=%.3f (found no placement on %d feasible instances)"
+          % (ffd_pct, ffd_worst, ffd_failed))
+    print("vm_placement:       optimal=%.1f%% worst_ratio=%.3f (%.2fx the baseline's optimal share)"
+          % (pct, worst, pct / ffd_pct if ffd_pct else float("inf")))
+    print("time: vm_placement %.3f s total, exhaustive search %.3f s total (ratio %.2f)"
+          % (t_ours, t_opt, t_ours / t_opt if t_opt else float("nan")))
+    print("1000 VMs over 100 hosts: runs %s s, hosts used %d, method %s"
+          % (", ".join("%.3f" % t for t in times), big["hosts_used"], big["method"]))
+    for line in bad[:20]:
+        print("PROBLEM: %s" % line)
+    print("placement: optimal=%.1f%% worst_ratio=%.3f time_1000vms_100hosts=%.3fs" % (pct, worst, t_big))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
