@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from . import budget as budget_mod
+from . import dns as dns_mod
 from . import ipplan
 from . import placement as placement_mod
 from .errors import Collector, ModelError, PlacementError, Problem
@@ -33,7 +34,7 @@ BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 HOST_VAR_KEYS = ("kvm_memory_mb", "kvm_vcpus", "kvm_disk_gb", "kvm_os_reserve_mb", "kvm_site", "kvm_addresses",
                  "vm_memory_mb", "vm_vcpus", "vm_disk_gb", "vm_network", "vm_address", "vm_address6", "vm_host",
                  "vm_anti_affinity", "ansible_host")
-BRANCH_KEYS = ("name", "domain", "mail_domains", "sites", "networks", "budget", "description")
+BRANCH_KEYS = ("name", "domain", "mail_domains", "sites", "networks", "budget", "dns", "mail", "description")
 NETWORK_KEYS = ("name", "site", "mode", "bridge", "ipv4", "gateway4", "ipv6", "gateway6", "pool_start", "description")
 DEFAULT_VM_VCPUS = 1
 DEFAULT_VM_DISK_GB = 10
@@ -248,6 +249,7 @@ def build_model(branch, inventory):
     sites = _sites(branch, problems)
     networks = _networks(branch, sites, problems)
     settings = _budget_settings(branch, problems)
+    dns_settings, mail_settings = dns_mod.validate_settings(branch, problems)
     groups = _groups(inventory)
     hv = _HostVars(inventory.get("hostvars"))
     network_names = list(networks)
@@ -371,6 +373,11 @@ def build_model(branch, inventory):
                     problems.add("hostvars['%s'].vm_host" % s, "the secondary DNS is pinned to %s, the same KVM host as "
                                  "its primary %s." % (vms[s]["pin"], p), "pin the secondary to another KVM host.")
 
+    raw_mail = branch.get("mail") if isinstance(branch.get("mail"), dict) else {}
+    if "dkim_selector" in raw_mail and not services["mail"]:
+        problems.add("smbvdc_branch.mail.dkim_selector", "a DKIM selector is set but the branch has no mail host.",
+                     "add the mail VM to the mail group, or remove smbvdc_branch.mail.")
+
     # Nothing below makes sense with a broken description: stop here.
     problems.raise_if_any()
 
@@ -462,6 +469,8 @@ def build_model(branch, inventory):
         "services": services,
         "placement": plan,
         "budgets": budgets,
+        "dns": dns_settings,
+        "mail": mail_settings,
         "warnings": warnings,
     }
 
