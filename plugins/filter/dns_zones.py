@@ -22,7 +22,7 @@ options:
     type: dict
     required: true
   dkim_keys:
-    description: C({domain: {selector, public_key}}) published as C(<selector>._domainkey).
+    description: "C({domain: {selector, public_key}}) published as C(<selector>._domainkey)."
     type: dict
 """
 
@@ -34,7 +34,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: Zone name to C({kind, origin, records}); records are C([owner, type, ttl, value, variable]).
+  description: "Zone name to C({kind, origin, records}); records are C([owner, type, ttl, value, variable])."
   type: dict
 """
 

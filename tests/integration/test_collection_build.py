@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -123,3 +124,58 @@ def test_filters_and_module_work_outside_the_repo(installed):
     assert result["zones"][0]["zone"] == "128-255.100.51.198.in-addr.arpa"
     assert {p["port"] for p in result["ports"]} >= {22, 25, 587, 993}
     assert result["cpus"] == os.cpu_count()
+
+
+ROLE_PLAYBOOK = r"""
+- name: The installed role on a systemd container
+  hosts: target
+  gather_facts: true
+  roles:
+    - role: smbvdc.datacenter.common
+      vars:
+        common_admin_users:
+          - name: outside
+            ssh_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIZ13SjrE5DaR1aHcVHETnqYGozOnte5YNbeaqK4Ciza t@outside"]
+"""
+
+
+@pytest.fixture()
+def systemd_container():
+    name = "smbvdc-outside-%d" % os.getpid()
+    subprocess.run([os.path.join(ROOT, "scripts", "build-base-image.sh")], check=True, timeout=1200)
+    image = os.environ.get("SMBVDC_BASE_IMAGE", "smbvdc/debian12-systemd:latest")
+    subprocess.run(["docker", "run", "-d", "--name", name, "--hostname", name, "--cgroupns", "host",
+                    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
+                    "--tmpfs", "/tmp", "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
+                    "--security-opt", "seccomp=unconfined", image, "/lib/systemd/systemd"],
+                   check=True, stdout=subprocess.DEVNULL, timeout=120)
+    try:
+        for _ in range(90):
+            state = subprocess.run(["docker", "exec", name, "systemctl", "is-system-running"],
+                                   capture_output=True, text=True).stdout.strip()
+            if state in ("running", "degraded"):
+                break
+            time.sleep(1)
+        yield name
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_role_works_outside_the_repo(installed, systemd_container):
+    out = installed["outside"]
+    (out / "role.yml").write_text(ROLE_PLAYBOOK)
+    (out / "role-hosts.yml").write_text(
+        "all:\n  hosts:\n    target:\n      ansible_connection: community.docker.docker\n"
+        "      ansible_host: %s\n" % systemd_container)
+    first = run([os.path.join(BIN, "ansible-playbook"), "-i", "role-hosts.yml", "role.yml"], cwd=str(out),
+                env=installed["env"]).stdout
+    assert "smbvdc.datacenter.common" in first
+    second = run([os.path.join(BIN, "ansible-playbook"), "-i", "role-hosts.yml", "role.yml"], cwd=str(out),
+                 env=installed["env"]).stdout
+    assert "changed=0" in second, second[-2000:]
+    keys = subprocess.run(["docker", "exec", systemd_container, "cat", "/home/outside/.ssh/authorized_keys"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "t@outside" in keys
+    rules = subprocess.run(["docker", "exec", systemd_container, "nft", "list", "ruleset"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "22" in rules and "policy drop" in rules
