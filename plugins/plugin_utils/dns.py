@@ -172,6 +172,20 @@ def validate_settings(branch, problems):
     return out, mail
 
 
+def server_addresses(model):
+    """The branch's DNS servers: ``{"primary": [...], "secondaries": [...]}``.
+
+    Each entry is ``{name, fqdn, ipv4: [..], ipv6: [..]}``; the NSD role takes
+    NOTIFY targets and transfer sources from here.
+    """
+    hosts = _host_addresses(model)
+    out = {}
+    for key, group in (("primary", "dns_primary"), ("secondaries", "dns_secondary")):
+        out[key] = [{"name": h, "fqdn": hosts[h][0], "ipv4": hosts[h][1], "ipv6": hosts[h][2]}
+                    for h in model["services"].get(group, [])]
+    return out
+
+
 def _host_addresses(model):
     """name -> (fqdn, [ipv4...], [ipv6...]) for every host the model knows."""
     out = {}
