@@ -11,13 +11,13 @@ LAB_INVENTORY ?= inventories/lab
 # Molecule scenarios run by `make test` (each: create, converge, idempotence, verify, destroy)
 MOLECULE_SCENARIOS ?= $(shell ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)
 
-.PHONY: help setup setup-nodocker lint unit integration molecule test lab capacity bench build clean
+.PHONY: help setup setup-nodocker lint unit integration molecule test lab capacity bench bench-placement bench-dns build clean
 
 help:
 	@echo "make lab      - bring up the lab branch (inventories/lab) on this machine"
 	@echo "make test     - lint + unit + integration + molecule (installs what it needs)"
 	@echo "make capacity - print the capacity plan of LAB_INVENTORY (no host touched)"
-	@echo "make bench    - run the benchmarks in bench/"
+	@echo "make bench    - run the benchmarks in bench/ (bench-placement, bench-dns, ...)"
 	@echo "make build    - build the collection tarball"
 
 setup:
@@ -34,10 +34,10 @@ unit: setup-nodocker
 	pytest tests/unit
 
 integration: setup
-	pytest -c pytest.ini tests/integration
+	pytest -m integration -o testpaths=tests/integration tests/integration
 
 molecule: setup
-	@scripts/molecule-all.sh $(MOLECULE_SCENARIOS)
+	@set -e; for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s; done
 
 test:
 	@scripts/test.sh
@@ -48,8 +48,17 @@ lab: setup
 capacity: setup-nodocker
 	ansible-playbook -i $(LAB_INVENTORY) playbooks/capacity.yml
 
-bench: setup-nodocker
+# Benchmarks print measured figures and ratios against a baseline measured
+# in the same run; they are not tests.
+bench: bench-placement bench-dns
+
+bench-placement: setup-nodocker
 	python bench/placement.py
+
+# Two real NSD daemons on loopback (installs the nsd package when missing).
+bench-dns: setup-nodocker
+	@command -v nsd >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nsd
+	python bench/dns_propagation.py
 
 build: setup-nodocker
 	ansible-galaxy collection build --force --output-path build/
