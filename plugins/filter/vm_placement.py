@@ -40,7 +40,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import budget as budget_mod
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import model as model_mod
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import placement as placement_mod
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
 
@@ -48,17 +48,8 @@ from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import Mo
 def vm_placement(data, vms=None):
     try:
         if isinstance(data, dict) and "kvm_hosts" in data:
-            settings = data.get("budget_settings") or {}
-            hosts = []
-            for name, h in sorted(data["kvm_hosts"].items()):
-                b = budget_mod.host_budget(h, [], settings)
-                hosts.append({"name": name, "capacity_mb": b["capacity_mb"], "vcpu_capacity": b["vcpu_capacity"],
-                              "vcpus": h.get("vcpus"), "disk_capacity_gb": b["disk_capacity_gb"]})
-            overhead = settings.get("vm_overhead_mb", budget_mod.DEFAULT_VM_OVERHEAD_MB)
-            vm_list = [{"name": v["name"], "demand_mb": budget_mod.vm_demand_mb(v["memory_mb"], overhead),
-                        "vcpus": v["vcpus"], "disk_gb": v["disk_gb"],
-                        "pin": v["kvm_host"] if v.get("pinned") else None,
-                        "anti_affinity": v.get("anti_affinity", [])} for v in data["vms"].values()]
+            hosts, vm_list = model_mod.placement_inputs(data["kvm_hosts"], data["vms"].values(),
+                                                        data.get("budget_settings") or {})
             return placement_mod.place(hosts, vm_list)
         if not isinstance(data, list):
             raise ValueError("input must be a branch model or a list of hosts, got %s" % type(data).__name__)

@@ -235,6 +235,27 @@ def _groups(inventory):
     return {g: list(hosts or []) for g, hosts in groups.items()}
 
 
+def placement_inputs(kvm_hosts, vms, settings):
+    """Hosts (capacities from the budget) and VMs (RAM demand incl. overhead) for ``placement.place``.
+
+    ``vms`` are model VMs; a VM is pinned when it has ``pin`` (while building
+    the model) or ``pinned`` with its ``kvm_host`` (a finished model).
+    """
+    hosts = []
+    for name, k in sorted(kvm_hosts.items()):
+        b = budget_mod.host_budget(k, [], settings)
+        hosts.append({"name": name, "capacity_mb": b["capacity_mb"], "vcpu_capacity": b["vcpu_capacity"],
+                      "vcpus": k.get("vcpus"), "disk_capacity_gb": b["disk_capacity_gb"]})
+    overhead = settings.get("vm_overhead_mb", budget_mod.DEFAULT_VM_OVERHEAD_MB)
+    demands = []
+    for v in vms:
+        pin = v.get("pin") or (v.get("kvm_host") if v.get("pinned") else None)
+        demands.append({"name": v["name"], "demand_mb": budget_mod.vm_demand_mb(v["memory_mb"], overhead),
+                        "vcpus": v["vcpus"], "disk_gb": v["disk_gb"], "pin": pin,
+                        "anti_affinity": v.get("anti_affinity", [])})
+    return hosts, demands
+
+
 def build_model(branch, inventory):
     """Validate and normalise a branch; place its VMs; plan its addresses.
 
@@ -398,14 +419,7 @@ def build_model(branch, inventory):
     problems.raise_if_any()
 
     # --- budgets and placement -----------------------------------------------
-    host_caps = []
-    for h, k in sorted(kvm_hosts.items()):
-        b = budget_mod.host_budget(k, [], settings)
-        host_caps.append({"name": h, "capacity_mb": b["capacity_mb"], "vcpu_capacity": b["vcpu_capacity"],
-                          "vcpus": k["vcpus"], "disk_capacity_gb": b["disk_capacity_gb"]})
-    vm_demands = [{"name": v["name"], "demand_mb": budget_mod.vm_demand_mb(v["memory_mb"], settings["vm_overhead_mb"]),
-                   "vcpus": v["vcpus"], "disk_gb": v["disk_gb"], "pin": v["pin"], "anti_affinity": v["anti_affinity"]}
-                  for v in vms.values()]
+    host_caps, vm_demands = placement_inputs(kvm_hosts, vms.values(), settings)
     plan = placement_mod.place(host_caps, vm_demands)
     warnings.extend(plan["warnings"])
 
