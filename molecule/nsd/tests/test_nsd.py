@@ -76,9 +76,9 @@ def inventory():
 
 def build_model(extra_records=None):
     hostvars, groups = inventory()
-    branch = json.loads(json.dumps(hostvars["ns1"]["smbvdc_branch"]))
+    branch = json.loads(json.dumps(hostvars["nsd1"]["smbvdc_branch"]))
     branch["dns"]["records"] = extra_records or []
-    dkim = hostvars["ns1"]["nsd_dkim_keys"]
+    dkim = hostvars["nsd1"]["nsd_dkim_keys"]
     m = modelmod.build_model(branch, {"groups": groups, "hostvars": hostvars})
     return m, dnsgen.build_zones(m, dkim)
 
@@ -225,7 +225,7 @@ def _recap(out):
 
 def test_check_diff_on_converged_pair_reports_no_change():
     recap = _recap(_playbook("--check", "--diff"))
-    assert recap.get("ns1") == 0 and recap.get("ns2") == 0, recap
+    assert recap.get("nsd1") == 0 and recap.get("nsd2") == 0, recap
 
 
 def test_model_change_reaches_the_secondary():
@@ -233,7 +233,7 @@ def test_model_change_reaches_the_secondary():
     before = soa_serial(PRIMARY, zone)
     record = {"name": "added", "type": "A", "value": "172.30.53.99"}
     recap = _recap(_playbook("-e", json.dumps({"nsd_test_records": [record]})))
-    assert recap.get("ns1", 0) >= 1
+    assert recap.get("nsd1", 0) >= 1
     after = soa_serial(PRIMARY, zone)
     assert after > before
     assert wait_for(lambda: soa_serial(SECONDARY, zone) == after, 15), "secondary still serves %s" % before
@@ -246,12 +246,12 @@ def test_model_change_reaches_the_secondary():
 
 
 def test_secondary_answers_with_primary_stopped(host):
-    subprocess.run(["docker", "exec", "ns1", "systemctl", "stop", "nsd"], check=True)
+    subprocess.run(["docker", "exec", "nsd1", "systemctl", "stop", "nsd"], check=True)
     try:
         with pytest.raises(dns.exception.Timeout):
-            query(PRIMARY, "ns1.nsd.smbvdc.test.", "A")
-        resp = query(SECONDARY, "ns1.nsd.smbvdc.test.", "A")
-        assert answer_set(resp, "ns1.nsd.smbvdc.test.", "A") == {PRIMARY}
+            query(PRIMARY, "nsd1.nsd.smbvdc.test.", "A")
+        resp = query(SECONDARY, "nsd1.nsd.smbvdc.test.", "A")
+        assert answer_set(resp, "nsd1.nsd.smbvdc.test.", "A") == {PRIMARY}
         assert resp.flags & dns.flags.AA
     finally:
-        subprocess.run(["docker", "exec", "ns1", "systemctl", "start", "nsd"], check=True)
+        subprocess.run(["docker", "exec", "nsd1", "systemctl", "start", "nsd"], check=True)
