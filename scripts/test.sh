@@ -28,9 +28,12 @@ step() {
 
 step "yamllint" yamllint -s .
 step "ansible-lint (production profile)" ansible-lint
-step "unit tests" pytest tests/unit
+# Own temporary directories: pytest prunes old numbered ones under /tmp,
+# including those of another pytest running at the same time.
+step "unit tests" pytest --basetemp="$PWD/tests/output/pytest-unit" tests/unit
 step "placement benchmark" python bench/placement.py --quick
-step "integration tests" pytest -m integration -o testpaths=tests/integration tests/integration
+step "integration tests" pytest --basetemp="$PWD/tests/output/pytest-integration" \
+  -m integration -o testpaths=tests/integration tests/integration
 for s in $(ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2); do
   step "molecule $s" molecule test -s "$s"
 done
