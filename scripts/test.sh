@@ -13,6 +13,7 @@ if ! scripts/setup.sh; then
   exit 1
 fi
 
+mkdir -p tests/output
 passed=0; failed=0; results=()
 step() {
   local name=$1; shift
