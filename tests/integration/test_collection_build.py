@@ -34,17 +34,20 @@ def run(cmd, cwd, env=None, check=True):
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     work = tmp_path_factory.mktemp("collection")
-    build = work / "build"
-    run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(build), ROOT],
-        cwd=str(work))
-    tarballs = sorted(build.glob("smbvdc-datacenter-*.tar.gz"))
-    assert len(tarballs) == 1, tarballs
     colls = work / "collections"
-    run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(colls), str(tarballs[0])],
-        cwd=str(work))
+    # No ANSIBLE_* from the caller (make test sets ANSIBLE_CONFIG, whose
+    # collections_path holds the checkout: ansible-galaxy would then see the
+    # collection as installed and skip the install).
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.update(ANSIBLE_COLLECTIONS_PATH=str(colls), ANSIBLE_STDOUT_CALLBACK="default", PATH=BIN + ":" + env["PATH"],
                ANSIBLE_HOST_KEY_CHECKING="false")
+    build = work / "build"
+    run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(build), ROOT],
+        cwd=str(work), env=env)
+    tarballs = sorted(build.glob("smbvdc-datacenter-*.tar.gz"))
+    assert len(tarballs) == 1, tarballs
+    run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(colls), str(tarballs[0])],
+        cwd=str(work), env=env)
     outside = work / "outside"
     outside.mkdir()
     return {"work": work, "colls": colls, "env": env, "outside": outside, "tarball": tarballs[0]}
