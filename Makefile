@@ -11,7 +11,7 @@ LAB_INVENTORY ?= inventories/lab
 # Molecule scenarios run by `make test` (each: create, converge, idempotence, verify, destroy)
 MOLECULE_SCENARIOS ?= $(shell ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)
 
-.PHONY: help setup setup-nodocker lint unit integration molecule test lab capacity bench bench-placement bench-dns build clean
+.PHONY: help setup setup-nodocker lint unit integration molecule test lab capacity bench bench-placement bench-dns bench-provision bench-mail build clean
 
 help:
 	@echo "make lab      - bring up the lab branch (inventories/lab) on this machine"
@@ -50,7 +50,7 @@ capacity: setup-nodocker
 
 # Benchmarks print measured figures and ratios against a baseline measured
 # in the same run; they are not tests.
-bench: bench-placement bench-dns
+bench: bench-placement bench-dns bench-provision bench-mail
 
 bench-placement: setup-nodocker
 	python bench/placement.py
@@ -59,6 +59,14 @@ bench-placement: setup-nodocker
 bench-dns: setup-nodocker
 	@command -v nsd >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nsd
 	python bench/dns_propagation.py
+
+# Real emulated VMs under libvirt (linked clone vs copy, boot to SSH).
+bench-provision: setup-nodocker
+	python bench/provision.py
+
+# The mail host of molecule/mail in a systemd container (needs docker).
+bench-mail: setup
+	python bench/mail_throughput.py
 
 build: setup-nodocker
 	ansible-galaxy collection build --force --output-path build/
