@@ -255,3 +255,19 @@ def test_secondary_answers_with_primary_stopped(host):
         assert resp.flags & dns.flags.AA
     finally:
         subprocess.run(["docker", "exec", "nsd1", "systemctl", "start", "nsd"], check=True)
+
+
+def test_nsd_runs_beside_a_resolver_stub_on_127_0_0_53():
+    """prepare.yml holds 127.0.0.53:53 on the primary (as systemd-resolved does
+    on a Debian guest); NSD must run beside it, bound to its own addresses,
+    and still answer on them (the test before this one also restarted it)."""
+    def active(unit):
+        return subprocess.run(["docker", "exec", "nsd1", "systemctl", "is-active", unit],
+                               capture_output=True, text=True).stdout.strip()
+    assert active("smbvdc-fake-resolved-stub") == "active"
+    assert active("nsd") == "active"
+    conf = subprocess.run(["docker", "exec", "nsd1", "cat", "/etc/nsd/nsd.conf"], check=True,
+                          capture_output=True, text=True).stdout
+    assert "ip-address: %s" % PRIMARY in conf and "ip-address: 127.0.0.1" in conf
+    resp = query(PRIMARY, "nsd1.nsd.smbvdc.test.", "A")
+    assert answer_set(resp, "nsd1.nsd.smbvdc.test.", "A") == {PRIMARY}
