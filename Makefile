@@ -11,7 +11,7 @@ LAB_INVENTORY ?= inventories/lab
 # Molecule scenarios run by `make test` (each: create, converge, idempotence, verify, destroy)
 MOLECULE_SCENARIOS ?= $(shell ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)
 
-.PHONY: help setup setup-nodocker lint unit integration molecule test lab capacity bench bench-placement bench-dns bench-provision bench-mail build clean
+.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check capacity bench bench-placement bench-dns bench-provision bench-mail build clean
 
 help:
 	@echo "make lab      - bring up the lab branch (inventories/lab) on this machine"
@@ -44,6 +44,11 @@ test:
 
 lab: setup
 	ansible-playbook -i $(LAB_INVENTORY) playbooks/site.yml
+
+# DNS on every server, submission, IMAP round trip, DKIM and amavis on the
+# running lab (or LAB_INVENTORY); prints `lab-check: N passed, N failed`.
+lab-check: setup-nodocker
+	python scripts/lab-check.py -i $(LAB_INVENTORY)
 
 capacity: setup-nodocker
 	ansible-playbook -i $(LAB_INVENTORY) playbooks/capacity.yml

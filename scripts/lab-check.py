@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Smoke check of a running branch (default: the lab) over real protocols.
+
+Run after `make lab` (`make lab-check`). Addresses and names come from the
+branch model built from the inventory, nothing is typed twice. Checks:
+
+- every DNS server of the model answers MX, SPF, DMARC, the DKIM key and the
+  mail host's PTR, and the secondaries have the primary's SOA serial;
+- submission on 587 offers AUTH only after STARTTLS;
+- a message submitted as the first mailbox of the inventory whose password
+  was generated into <inventory>/.smbvdc/secrets reaches its INBOX over IMAP
+  (bounded wait), DKIM-signed and scanned by amavis.
+
+Traffic goes only to the branch's own VMs. Prints one line per check and
+`lab-check: N passed, N failed` last; exits 1 on any failure. Passwords are
+read from the secrets directory and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import smtplib
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+import imaplib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+import conftest  # noqa: E402,F401  (ansible_collections.smbvdc.datacenter importable)
+
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
+import dns.rdatatype  # noqa: E402
+import dns.reversename  # noqa: E402
+
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import dns as dnsgen  # noqa: E402
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import model as modelmod  # noqa: E402
+
+RESULTS = []
+
+
+def check(name, ok, detail=""):
+    RESULTS.append(bool(ok))
+    print("lab-check: %-4s %s%s" % ("ok" if ok else "FAIL", name, (" (%s)" % detail) if detail else ""), flush=True)
+
+
+def inventory(path):
+    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", path, "--list"],
+                         check=True, capture_output=True, text=True).stdout
+    data = json.loads(out)
+    groups = {}
+
+    def walk(name):
+        g = data.get(name, {})
+        hosts = list(g.get("hosts", []))
+        for child in g.get("children", []):
+            hosts += walk(child)
+        groups[name] = sorted(set(hosts))
+        return hosts
+
+    walk("all")
+    return data["_meta"]["hostvars"], groups
+
+
+def answers(server, name, rdtype):
+    resp = dns.query.udp(dns.message.make_query(name, rdtype), server, timeout=5)
+    if resp.rcode() != dns.rcode.NOERROR:
+        return None
+    return [r.to_text() for rrset in resp.answer if rrset.rdtype == dns.rdatatype.from_text(rdtype) for r in rrset]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-i", "--inventory", default=str(ROOT / "inventories" / "lab"))
+    ap.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the test message")
+    args = ap.parse_args()
+
+    hostvars, groups = inventory(args.inventory)
+    any_host = next(iter(hostvars.values()))
+    model = modelmod.build_model(any_host["smbvdc_branch"], {"groups": groups, "hostvars": hostvars})
+    servers = dnsgen.server_addresses(model)
+    domain = model["domain"]
+    mail_hosts = model["services"].get("mail", [])
+
+    primary = [a for s in servers["primary"] for a in s["ipv4"]]
+    serials = {}
+    for entry in servers["primary"] + servers["secondaries"]:
+        for addr in entry["ipv4"]:
+            try:
+                soa = answers(addr, domain, "SOA")
+                serials[addr] = soa[0].split()[2] if soa else None
+                check("%s (%s) serves %s" % (entry["name"], addr, domain), soa)
+                if mail_hosts:
+                    mx = answers(addr, domain, "MX") or []
+                    check("%s MX -> %s" % (entry["name"], mail_hosts[0]), any(mail_hosts[0] in m for m in mx), mx)
+                    txt = answers(addr, domain, "TXT") or []
+                    check("%s SPF" % entry["name"], any("v=spf1" in t for t in txt))
+                    dmarc = answers(addr, "_dmarc." + domain, "TXT") or []
+                    check("%s DMARC" % entry["name"], any("v=DMARC1" in t for t in dmarc))
+                    selector = model.get("mail", {}).get("dkim_selector") or "smbvdc"
+                    dkim = answers(addr, "%s._domainkey.%s" % (selector, domain), "TXT") or []
+                    check("%s DKIM key %s._domainkey" % (entry["name"], selector), any("v=DKIM1" in t for t in dkim))
+                    mail_ip = model["vms"][mail_hosts[0]]["ipv4"]
+                    ptr = answers(addr, dns.reversename.from_address(mail_ip).to_text(), "PTR") or []
+                    check("%s PTR of %s" % (entry["name"], mail_ip), any(mail_hosts[0] in p for p in ptr), ptr)
+            except Exception as exc:  # a dead server is a failed check, not a crash
+                check("%s (%s) answers" % (entry["name"], addr), False, exc)
+    if primary:
+        want = serials.get(primary[0])
+        check("secondaries have the primary's serial %s" % want,
+              want and all(v == want for v in serials.values()), serials)
+
+    if mail_hosts:
+        mail_ip = model["vms"][mail_hosts[0]]["ipv4"]
+        ctx = ssl.create_default_context()
+        # the lab's internal CA is on the mail host, not in this machine's store
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        try:
+            s = smtplib.SMTP(mail_ip, 587, timeout=60)
+            s.ehlo()
+            before = s.has_extn("auth")
+            s.starttls(context=ctx)
+            s.ehlo()
+            check("587: AUTH only after STARTTLS", not before and s.has_extn("auth"))
+            s.quit()
+        except Exception as exc:
+            check("587: submission answers", False, exc)
+
+        secrets = Path(args.inventory) / ".smbvdc" / "secrets"
+        mailhv = hostvars[mail_hosts[0]]
+        boxes = [b["address"] for b in (mailhv.get("mail_mailboxes") or []) if isinstance(b, dict)
+                 and (secrets / ("mailbox-%s.password" % b["address"])).exists()]
+        check("a mailbox with a generated password", boxes, "mail_mailboxes of %s" % mail_hosts[0])
+        if boxes:
+            box = boxes[0]
+            password = (secrets / ("mailbox-%s.password" % box)).read_text().strip()
+            tag = "lab-check %s" % uuid.uuid4()
+            try:
+                s = smtplib.SMTP(mail_ip, 587, timeout=60)
+                s.starttls(context=ctx)
+                s.login(box, password)
+                s.sendmail(box, [box], "Subject: %s\r\nFrom: %s\r\nTo: %s\r\n\r\nlab check\r\n" % (tag, box, box))
+                s.quit()
+                raw, deadline = None, time.monotonic() + args.timeout
+                while raw is None and time.monotonic() < deadline:
+                    m = imaplib.IMAP4_SSL(mail_ip, 993, ssl_context=ctx)
+                    m.login(box, password)
+                    m.select("INBOX")
+                    _, found = m.search(None, "SUBJECT", '"%s"' % tag)
+                    if found[0]:
+                        num = found[0].split()[-1]
+                        _, msg = m.fetch(num, "(RFC822)")
+                        raw = msg[0][1].decode(errors="replace")
+                        m.store(num, "+FLAGS", "\\Deleted")
+                        m.expunge()
+                    m.logout()
+                    if raw is None:
+                        time.sleep(2)
+                check("587 -> IMAP round trip for %s" % box, raw is not None)
+                if raw is not None:
+                    check("the message is DKIM-signed", "DKIM-Signature:" in raw)
+                    check("the message went through amavis/SpamAssassin", "X-Spam-" in raw)
+            except Exception as exc:
+                check("587 -> IMAP round trip for %s" % box, False, exc)
+
+    passed = sum(RESULTS)
+    print("lab-check: %d passed, %d failed" % (passed, len(RESULTS) - passed))
+    return 0 if passed == len(RESULTS) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
