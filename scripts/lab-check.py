@@ -19,11 +19,9 @@ read from the secrets directory and never printed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import smtplib
 import ssl
-import subprocess
 import sys
 import time
 import uuid
@@ -33,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import conftest  # noqa: E402,F401  (ansible_collections.smbvdc.datacenter importable)
+import inventory_groups  # noqa: E402
 
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
@@ -52,21 +51,7 @@ def check(name, ok, detail=""):
 
 
 def inventory(path):
-    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", path, "--list"],
-                         check=True, capture_output=True, text=True).stdout
-    data = json.loads(out)
-    groups = {}
-
-    def walk(name):
-        g = data.get(name, {})
-        hosts = list(g.get("hosts", []))
-        for child in g.get("children", []):
-            hosts += walk(child)
-        groups[name] = sorted(set(hosts))
-        return hosts
-
-    walk("all")
-    return data["_meta"]["hostvars"], groups
+    return inventory_groups.load(Path(sys.executable).parent / "ansible-inventory", path)
 
 
 def answers(server, name, rdtype):

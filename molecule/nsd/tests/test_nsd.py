@@ -40,6 +40,7 @@ BIN = Path(sys.executable).parent
 
 sys.path.insert(0, str(PROJECT / "tests"))
 import conftest  # noqa: E402,F401  (ansible_collections.smbvdc.datacenter importable)
+import inventory_groups  # noqa: E402
 
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import dns as dnsgen  # noqa: E402
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import model as modelmod  # noqa: E402
@@ -56,22 +57,7 @@ def ansible_env():
 
 
 def inventory():
-    out = subprocess.run([str(BIN / "ansible-inventory"), "-i", INVENTORY, "--list"], env=ansible_env(),
-                         check=True, capture_output=True, text=True).stdout
-    data = json.loads(out)
-    hostvars = data["_meta"]["hostvars"]
-    groups = {}
-
-    def walk(name):
-        g = data.get(name, {})
-        hosts = list(g.get("hosts", []))
-        for child in g.get("children", []):
-            hosts += walk(child)
-        groups[name] = sorted(set(hosts))
-        return hosts
-
-    walk("all")
-    return hostvars, groups
+    return inventory_groups.load(BIN / "ansible-inventory", INVENTORY, env=ansible_env())
 
 
 def build_model(extra_records=None):
