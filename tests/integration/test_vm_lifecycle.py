@@ -257,13 +257,20 @@ def conn():
     subprocess.run([os.path.join(ROOT, "scripts", "start-libvirtd.sh"), URI], check=True, timeout=120)
     libvirt.registerErrorHandler(lambda ctx, err: None, None)
     connection = libvirt.open(URI)
+    # A run that was killed (timeout, session end) leaves its persistent
+    # network, domains and disks behind; they carry this test's own names, so
+    # remove them - but only when the network is really this test's (same
+    # bridge and subnet), never someone else's network of the same name.
     try:
-        connection.networkLookupByName(LIBVIRT_NET)
-        pytest.fail("libvirt network %s exists before the test: a previous run did not clean up, or it is someone "
-                    "else's. Remove it (virsh net-destroy/net-undefine %s) and run again." % (LIBVIRT_NET, LIBVIRT_NET))
+        stale = connection.networkLookupByName(LIBVIRT_NET).XMLDesc(0)
+        if "br-smbvdc-it" not in stale or SUBNET + ".1" not in stale:
+            pytest.fail("libvirt network %s exists and is not this test's (bridge br-smbvdc-it, %s.0/24): rename or "
+                        "remove it (virsh net-destroy/net-undefine %s) and run again." % (LIBVIRT_NET, SUBNET, LIBVIRT_NET))
+        print("removing what an interrupted earlier run left: network %s, domains %s" % (LIBVIRT_NET, our_domains(connection)))
     except libvirt.libvirtError:
         pass
-    assert not our_domains(connection), "domains %s exist before the test; remove them" % our_domains(connection)
+    cleanup(connection)
+    assert not our_domains(connection), "domains %s exist before the test and could not be removed" % our_domains(connection)
     yield connection
     cleanup(connection)
     assert not our_domains(connection)
