@@ -11,6 +11,15 @@ SUDO=""
 
 answers() { timeout 10 virsh -c "$URI" version >/dev/null 2>&1; }
 
+# Without udev /dev/kvm stays 0600 root:root; libvirtd then re-probes QEMU on
+# every capability lookup (about a minute per define). The kvm_host role does
+# the same; see roles/kvm_host/tasks/services.yml.
+if [ -c /dev/kvm ] && getent group kvm >/dev/null &&
+   { [ "$(stat -c %G /dev/kvm)" != kvm ] || [ -z "$(find /dev/kvm -perm -g=rw)" ]; }; then
+  $SUDO chgrp kvm /dev/kvm && $SUDO chmod 0660 /dev/kvm
+  echo "start-libvirtd: /dev/kvm given to group kvm (mode 0660), as udev does"
+fi
+
 if answers; then
   echo "start-libvirtd: libvirtd answering on $URI"
   exit 0
