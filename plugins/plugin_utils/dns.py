@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import ipaddress
 import re
 
 try:
@@ -64,8 +65,17 @@ MAIL_DEFAULTS = {
     "mx_priority": 10,
 }
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "NS", "PTR")
-SPF_TERM = re.compile(r"^(include:|ip4:|ip6:|a(:|/|$)|mx(:|/|$)|exists:|redirect=)")
+# record types whose data ends in a host name (the "target")
+TARGET_TYPES = ("MX", "NS", "CNAME", "SRV", "PTR")
 TXT_CHUNK = 255
+MAX_TTL = 2147483647            # RFC 2181 8: TTLs are unsigned 31-bit
+# owner-name labels: letters, digits, '-' and '_' (service labels such as
+# _dmarc, _25._tcp), at most 63 bytes; '*' alone only as the first label
+OWNER_LABEL = re.compile(r"^(\*|[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)$")
+HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+SPF_MAX_LOOKUPS = 10            # RFC 7208 4.6.4
+MAILTO = re.compile(r"^mailto:(?P<local>[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@(?P<domain>[^@\s,;!]+)"
+                    r"(?P<size>![0-9]+[kmgtKMGT]?)?$")
 HASH_TAG = "; smbvdc content-hash: "
 
 
@@ -75,15 +85,156 @@ def require_dnspython():
 
 
 def split_txt(text, size=TXT_CHUNK):
-    """Split a TXT value into character-strings of at most ``size`` bytes (RFC 1035 3.3)."""
+    """Split a TXT value into character-strings of at most ``size`` bytes (RFC 1035 3.3).
+
+    The limit is in bytes of the UTF-8 encoding; a chunk ends before a
+    character whose bytes would cross it, so no character is cut apart.
+    """
     data = text.encode("utf-8")
     if not data:
         return [""]
-    return [data[i:i + size].decode("utf-8") for i in range(0, len(data), size)]
+    chunks = []
+    start = 0
+    while start < len(data):
+        end = min(start + size, len(data))
+        # back off over UTF-8 continuation bytes (10xxxxxx): never split one character
+        while end < len(data) and end > start and (data[end] & 0xC0) == 0x80:
+            end -= 1
+        chunks.append(data[start:end].decode("utf-8"))
+        start = end
+    return chunks
 
 
 def _quote(chunk):
     return '"%s"' % chunk.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def is_hostname(value, min_labels=2):
+    """A DNS name of letter/digit/'-'/'_' labels (no trailing dot), 253 characters at most."""
+    if not isinstance(value, str) or not value or len(value) > 253:
+        return False
+    labels = value.rstrip(".").split(".")
+    return len(labels) >= min_labels and all(HOST_LABEL.match(label) for label in labels)
+
+
+def check_owner(name, variable, problems):
+    """Record an owner name's problems (relative or absolute); True when it is usable."""
+    text = name.rstrip(".") if name not in (".",) else ""
+    if text in ("@", ""):
+        return True
+    labels = text.split(".")
+    for i, label in enumerate(labels):
+        if not label:
+            problems.add(variable, "%r has an empty label (two dots in a row)." % name, "remove the extra dot.")
+            return False
+        if len(label.encode("utf-8")) > 63:
+            problems.add(variable, "label %r of %r is %d bytes long; DNS allows 63 (RFC 1035 2.3.4)."
+                         % (label[:20] + "...", name, len(label.encode("utf-8"))), "use a shorter label.")
+            return False
+        if not OWNER_LABEL.match(label) or (label == "*" and i > 0):
+            problems.add(variable, "%r is not a valid DNS name (label %r)." % (name, label),
+                         "use letters, digits, '-' and '_' only; '*' only as the whole first label.")
+            return False
+    return True
+
+
+def check_ttl(value, variable, problems):
+    """A TTL in seconds (0 .. 2^31-1); None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        problems.add(variable, "must be whole seconds between 0 and %d, got %r." % (MAX_TTL, value), "e.g. ttl: 300")
+        return None
+    number = int(str(value).strip())
+    if number > MAX_TTL:
+        problems.add(variable, "must be whole seconds between 0 and %d, got %r." % (MAX_TTL, value), "e.g. ttl: 300")
+        return None
+    return number
+
+
+def check_txt(value, variable, problems):
+    """TXT text: a string without control characters; None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        problems.add(variable, "TXT data must be a string, got %r." % (value,), "quote the text in YAML.")
+        return None
+    text = str(value)
+    bad = sorted({"0x%02x" % ord(c) for c in text if ord(c) < 0x20 or ord(c) == 0x7F})
+    if bad:
+        problems.add(variable, "TXT data contains control characters (%s)." % ", ".join(bad),
+                     "remove line breaks and tabs from the text (YAML folded '>' or plain quotes).")
+        return None
+    return text
+
+
+def spf_term_problem(term):
+    """(problem text or None, DNS lookups it costs) for one SPF term of ``spf_extra`` (RFC 7208 5, 6)."""
+    if not isinstance(term, str) or not term or any(c.isspace() for c in term):
+        return "%r is not an SPF term (one mechanism, no spaces)." % (term,), 0
+    mod = re.match(r"^(redirect|exp)=(.*)$", term, re.I)
+    if mod:
+        if not _domain_spec(mod.group(2)):
+            return "%r: %r is not a domain." % (term, mod.group(2)), 0
+        return None, 1 if mod.group(1).lower() == "redirect" else 0
+    body = term[1:] if term[0] in "+-~?" else term
+    m = re.match(r"^([A-Za-z0-9]+)(.*)$", body)
+    mech, arg = (m.group(1).lower(), m.group(2)) if m else ("", body)
+    if mech == "all":
+        return "%r: 'all' is set by smbvdc_branch.mail.spf_policy, not in spf_extra." % term, 0
+    if mech in ("ip4", "ip6"):
+        if not arg.startswith(":"):
+            return "%r: %s needs an address (%s:<address>[/prefix])." % (term, mech, mech), 0
+        value = arg[1:]
+        try:
+            net = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return "%r: %r is not an IPv%s address or network." % (term, value, mech[-1]), 0
+        if net.version != int(mech[-1]):
+            return "%r: %s is an IPv%d address." % (term, value, net.version), 0
+        return None, 0
+    if mech in ("include", "exists"):
+        if not arg.startswith(":") or not _domain_spec(arg[1:]):
+            return "%r: %s needs a domain (%s:<domain>)." % (term, mech, mech), 0
+        return None, 1
+    if mech in ("a", "mx"):
+        m = re.match(r"^(?::([^/]+))?(?:/(\d{1,2}))?(?://(\d{1,3}))?$", arg)
+        if not m or (m.group(1) and not _domain_spec(m.group(1))) \
+                or (m.group(2) and int(m.group(2)) > 32) or (m.group(3) and int(m.group(3)) > 128):
+            return "%r: not %s[:domain][/prefix4][//prefix6]." % (term, mech), 0
+        return None, 1
+    if mech == "ptr":
+        return "%r: the ptr mechanism is deprecated (RFC 7208 5.5) and many receivers ignore it." % term, 1
+    return "%r is not an SPF mechanism." % term, 0
+
+
+def _domain_spec(value):
+    # a domain-spec with macros (%{d}) cannot be checked without a sender; accept it
+    return bool(value) and ("%{" in value or is_hostname(value.rstrip(".")))
+
+
+def parse_mailto_uris(value, variable, problems):
+    """DMARC rua/ruf: ``mailto:`` URIs (a string, comma-separated, or a list) -> list, or None."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else str(value).split(",")
+    out = []
+    for i, item in enumerate(items):
+        uri = str(item).strip()
+        m = MAILTO.match(uri)
+        if not m or not is_hostname(m.group("domain")):
+            problems.add(variable if not isinstance(value, list) else "%s[%d]" % (variable, i),
+                         "%r is not a mailto: URI with a mail address (RFC 7489 6.2)." % (uri,),
+                         "e.g. mailto:dmarc@example.org")
+            continue
+        out.append("mailto:%s@%s%s" % (m.group("local"), m.group("domain").lower(), m.group("size") or ""))
+    return out or None
+
+
+def mailto_domains(uris):
+    """The domains of ``mailto:`` URIs (in order, without duplicates)."""
+    out = []
+    for uri in uris or []:
+        m = MAILTO.match(uri)
+        if m and m.group("domain").lower() not in out:
+            out.append(m.group("domain").lower())
+    return out
 
 
 def validate_settings(branch, problems):
@@ -121,6 +272,17 @@ def validate_settings(branch, problems):
     if out["refresh"] <= out["retry"]:
         problems.add("smbvdc_branch.dns.retry", "must be shorter than refresh (%s s)." % out["refresh"],
                      "e.g. refresh: 14400, retry: 3600")
+    if out["expire"] < out["refresh"] + out["retry"]:
+        problems.add("smbvdc_branch.dns.expire", "(%s s) is shorter than refresh + retry (%s s): secondaries would "
+                     "drop the zone before their first retry." % (out["expire"], out["refresh"] + out["retry"]),
+                     "use two weeks or more, e.g. expire: 1209600 (RFC 1912 2.2).")
+    hostmaster = out.get("hostmaster")
+    if hostmaster is not None:
+        local, at, dom = str(hostmaster).partition("@")
+        if not isinstance(hostmaster, str) or not at or not local or any(c.isspace() or c in "@;()\"" for c in local) \
+                or not is_hostname(dom):
+            problems.add("smbvdc_branch.dns.hostmaster", "must be a mail address such as hostmaster@example.org, got %r."
+                         % (hostmaster,), "write the SOA contact as local@domain.")
     mail = dict(MAIL_DEFAULTS)
     raw = branch.get("mail") or {}
     if not isinstance(raw, dict):
@@ -142,16 +304,25 @@ def validate_settings(branch, problems):
             if not isinstance(value, list):
                 problems.add(var, "must be a list of SPF terms.", "e.g. [include:_spf.example.net]")
                 continue
+            lookups = 0
             for i, term in enumerate(value):
-                if not isinstance(term, str) or not SPF_TERM.match(term):
-                    problems.add("%s[%d]" % (var, i), "%r is not an SPF mechanism." % (term,),
-                                 "use include:, ip4:, ip6:, a, mx or exists: terms.")
+                problem, cost = spf_term_problem(term)
+                lookups += cost
+                if problem:
+                    problems.add("%s[%d]" % (var, i), problem,
+                                 "use include:<domain>, ip4:<address>[/prefix], ip6:<address>[/prefix], a, mx or "
+                                 "exists:<domain> terms (RFC 7208); receivers answer permerror for all mail otherwise.")
+            if lookups > SPF_MAX_LOOKUPS:
+                problems.add(var, "costs %d DNS lookups; receivers stop at %d and answer permerror (RFC 7208 4.6.4)."
+                             % (lookups, SPF_MAX_LOOKUPS), "list the senders' ip4:/ip6: networks instead of some includes.")
         if key == "dmarc_policy" and value not in ("none", "quarantine", "reject"):
             problems.add(var, "must be none, quarantine or reject, got %r." % (value,), "start with quarantine.")
             continue
-        if key in ("dmarc_rua", "dmarc_ruf") and value is not None and not str(value).startswith("mailto:"):
-            problems.add(var, "must be a mailto: URI, got %r." % (value,), "e.g. mailto:dmarc@example.org")
-            continue
+        if key in ("dmarc_rua", "dmarc_ruf"):
+            before = len(problems)
+            value = parse_mailto_uris(value, var, problems)
+            if len(problems) > before:
+                continue
         if key == "dmarc_pct":
             try:
                 value = int(value)
@@ -252,7 +423,7 @@ def _check_conflicts(zone, problems):
                          "give each address one name; use CNAMEs for the others in the forward zone.")
 
 
-def _user_records(zone, entries, variable, problems, apex_only=False):
+def _user_records(zone, entries, variable, problems):
     require_dnspython()
     origin = dns.name.from_text(zone.origin)
     for i, r in enumerate(entries):
@@ -265,30 +436,146 @@ def _user_records(zone, entries, variable, problems, apex_only=False):
         if rtype not in RECORD_TYPES:
             problems.add(var + ".type", "%r is not a supported record type." % r["type"], "use one of %s." % ", ".join(RECORD_TYPES))
             continue
-        name = str(r.get("name", "@"))
+        raw_name = r.get("name", "@")
+        if isinstance(raw_name, bool) or not isinstance(raw_name, (str, int)):
+            problems.add(var + ".name", "must be a name (a string), got %r." % (raw_name,), "e.g. name: www")
+            continue
+        name = str(raw_name).strip() if isinstance(raw_name, int) else raw_name
+        if not check_owner(name, var + ".name", problems):
+            continue
         owner = "@" if name in ("@", "", zone.origin, zone.origin + ".") else _rel(name if name.endswith(".") else
                                                                                  "%s.%s" % (name, zone.origin), zone.origin)
         if owner.endswith("."):
             problems.add(var + ".name", "%s is outside the zone %s." % (name, zone.origin), "use a name inside the zone.")
             continue
+        full = zone.origin if owner == "@" else "%s.%s" % (owner, zone.origin)
+        if len(full) > 253:
+            problems.add(var + ".name", "%s. is %d characters long; DNS names have at most 253 (RFC 1035 3.1)."
+                         % (full, len(full)), "use a shorter name.")
+            continue
         ttl = r.get("ttl")
         if ttl is not None:
-            try:
-                ttl = int(ttl)
-            except (TypeError, ValueError):
-                problems.add(var + ".ttl", "must be seconds, got %r." % (ttl,), "e.g. ttl: 300")
+            ttl = check_ttl(ttl, var + ".ttl", problems)
+            if ttl is None:
                 continue
         value = r["value"]
         if rtype == "TXT":
-            chunks = split_txt(str(value))
-            zone.add(owner, rtype, chunks, var, ttl)
+            text = check_txt(value, var + ".value", problems)
+            if text is not None:
+                zone.add(owner, rtype, split_txt(text), var, ttl)
             continue
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            problems.add(var + ".value", "must be the record data as a string, got %r." % (value,), "quote it in YAML.")
+            continue
+        value = str(value).strip()
+        if rtype in TARGET_TYPES and value:
+            target = value.split()[-1].rstrip(".")
+            try:
+                ipaddress.ip_address(target)
+                problems.add(var + ".value", "%s data %r points at an IP address; %s needs a host name "
+                             "(RFC 1035 3.3)." % (rtype, value, rtype),
+                             "point it at the host's name and give that name an A/AAAA record.")
+                continue
+            except ValueError:
+                pass
         try:
-            rd = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rtype), str(value), origin=origin)
+            rd = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rtype), value, origin=origin)
         except Exception as exc:  # dnspython raises many syntax error types
             problems.add(var + ".value", "%r is not valid %s data: %s." % (value, rtype, exc), "fix the value.")
             continue
         zone.add(owner, rtype, rd.to_text(origin=origin, relativize=False), var, ttl)
+
+
+def _absolute(owner, origin):
+    """The absolute name (no trailing dot) of a record owner of zone ``origin``."""
+    if owner == "@":
+        return origin
+    if owner.endswith("."):
+        return owner.rstrip(".").lower()
+    return ("%s.%s" % (owner, origin)).lower()
+
+
+def _authority(name, zone_names):
+    """The deepest of ``zone_names`` that holds ``name`` (None when the branch serves none)."""
+    best = None
+    for z in zone_names:
+        if (name == z or name.endswith("." + z)) and (best is None or len(z) > len(best)):
+            best = z
+    return best
+
+
+def _delegate(zones, hosts, ns_hosts, problems):
+    """NS records and in-bailiwick glue in every served parent for every served child zone.
+
+    A branch that serves example.org and branch.example.org must delegate
+    ``branch`` from example.org, with the addresses of name servers inside
+    branch.example.org as glue, or resolvers (and BIND's checks) never reach
+    the child. Data of the parent at or below the cut would be hidden by the
+    delegation, so it is reported.
+    """
+    names = list(zones)
+    for child in sorted(names, key=lambda n: (n.count("."), n)):
+        parent = _authority(child.split(".", 1)[1], names) if "." in child else None
+        if parent is None:
+            continue
+        pz = zones[parent]
+        cut = _rel(child, parent)
+        for owner, rtype, _ttl, _value, var in pz.records:
+            name = _absolute(owner, parent)
+            if name == child or name.endswith("." + child):
+                problems.add(var, "%s %s is in %s, which the branch serves as its own zone, so the delegation from %s "
+                             "hides it." % (name, rtype, child, parent),
+                             "put the record in zone %s, or rename the host or service name." % child)
+        for h in ns_hosts:
+            fqdn, v4, v6 = hosts[h]
+            pz.add(cut, "NS", _abs(fqdn), "groups['dns_primary']")
+            if fqdn == child or fqdn.endswith("." + child):
+                glue = _rel(fqdn, parent)
+                if not (v4 or v6):
+                    problems.add("hostvars['%s'].ansible_host" % h, "the name server %s is inside %s but has no "
+                                 "address for the glue in %s." % (fqdn, child, parent),
+                                 "give it an IP address as ansible_host.")
+                for a in v4:
+                    pz.add(glue, "A", a, "hostvars['%s']" % h)
+                for a in v6:
+                    pz.add(glue, "AAAA", a, "hostvars['%s']" % h)
+
+
+def _check_targets(zones, problems):
+    """MX, NS, SRV and CNAME targets inside the branch's zones must exist (and be no CNAME).
+
+    Targets in zones the branch does not serve cannot be resolved on a
+    machine without internet; they are left to the receiving side.
+    """
+    names = list(zones)
+    index = {}
+    for zname, z in zones.items():
+        for owner, rtype, _ttl, _value, _var in z.records:
+            index.setdefault(zname, {}).setdefault(_absolute(owner, zname), set()).add(rtype)
+    for zname, z in zones.items():
+        for owner, rtype, _ttl, value, var in z.records:
+            if rtype not in ("MX", "NS", "SRV", "CNAME"):
+                continue
+            target = str(value).split()[-1].rstrip(".").lower()
+            if not target:       # null MX (RFC 7505) or SRV "." (no service)
+                continue
+            az = _authority(target, names)
+            if az is None:
+                continue
+            types = index.get(az, {}).get(target)
+            if types is None and "." in target:
+                types = index.get(az, {}).get("*." + target.split(".", 1)[1])
+            types = types or set()
+            src = "%s %s" % (_absolute(owner, zname), rtype)
+            if "CNAME" in types and rtype != "CNAME":
+                problems.add(var, "%s points at %s, which is a CNAME; %s targets must be the host's own name "
+                             "(RFC 2181 10.3)." % (src, target, rtype), "point it at the CNAME's target.")
+            elif rtype == "CNAME" and not types:
+                problems.add(var, "%s points at %s, which zone %s does not have." % (src, target, az),
+                             "point it at an existing name or add the record.")
+            elif rtype != "CNAME" and not types & {"A", "AAAA"}:
+                problems.add(var, "%s points at %s, which has no A or AAAA record in zone %s." % (src, target, az),
+                             "give %s an address, or point at a host that has one." % target)
 
 
 def build_zones(model, dkim_keys=None):
@@ -310,6 +597,8 @@ def build_zones(model, dkim_keys=None):
     ns_hosts = list(services.get("dns_primary", [])) + list(services.get("dns_secondary", []))
     mail_hosts = services.get("mail", [])
     zones = {}
+    report_domains = {}   # mail domain -> other domains that receive its DMARC reports
+    forward = {}          # zone name -> _Zone, until every zone is built
 
     if dkim_keys:
         if not mail_hosts:
@@ -373,10 +662,14 @@ def build_zones(model, dkim_keys=None):
                 terms += ["ip4:%s" % a for a in hosts[m][1]] + ["ip6:%s" % a for a in hosts[m][2]]
             terms += list(mail["spf_extra"]) + [mail["spf_policy"]]
             z.add("@", "TXT", split_txt(" ".join(terms)), "smbvdc_branch.mail.spf_extra")
-            rua = mail["dmarc_rua"] or "mailto:postmaster@%s" % zname
-            dmarc = "v=DMARC1; p=%s; rua=%s" % (mail["dmarc_policy"], rua)
+            rua = _uri_list(mail["dmarc_rua"]) or ["mailto:postmaster@%s" % zname]
+            dmarc = "v=DMARC1; p=%s; rua=%s" % (mail["dmarc_policy"], ",".join(rua))
             if mail["dmarc_ruf"]:
-                dmarc += "; ruf=%s" % mail["dmarc_ruf"]
+                dmarc += "; ruf=%s" % ",".join(_uri_list(mail["dmarc_ruf"]))
+            report_domains.setdefault(zname, [])
+            for d in mailto_domains(rua + _uri_list(mail["dmarc_ruf"])):
+                if d != zname and d not in report_domains[zname]:
+                    report_domains[zname].append(d)
             dmarc += "; pct=%d" % int(mail["dmarc_pct"])
             z.add("_dmarc", "TXT", split_txt(dmarc), "smbvdc_branch.mail.dmarc_policy")
             key = (dkim_keys or {}).get(zname)
@@ -403,12 +696,26 @@ def build_zones(model, dkim_keys=None):
         _user_records(z, [r for r in settings["records"] if isinstance(r, dict) and r.get("zone", domain) == zname]
                       + [r for r in settings["records"] if not isinstance(r, dict)],
                       "smbvdc_branch.dns.records", problems)
-        _check_conflicts(z, problems)
-        zones[zname] = {"kind": "forward", "origin": zname, "records": z.records}
+        forward[zname] = z
+
+    # RFC 7489 7.1: a domain that receives another domain's DMARC reports says
+    # so with <domain>._report._dmarc.<receiver> TXT "v=DMARC1"; published
+    # here whenever the branch serves the receiving domain (the model warns
+    # when it does not).
+    for zname, receivers in sorted(report_domains.items()):
+        for d in receivers:
+            az = _authority(d, list(forward))
+            if az is not None:
+                forward[az].add(_rel("%s._report._dmarc.%s" % (zname, d), az), "TXT", ["v=DMARC1"],
+                                "smbvdc_branch.mail.dmarc_rua")
 
     # reverse zones
+    reverse = {}
+    parents = {}          # RFC 2317 parent zone -> [(classless child, network name)]
     for net_name, net in sorted(model["networks"].items()):
         for rz in net["reverse_zones"]:
+            if rz["classless"] and net.get("reverse_parent"):
+                parents.setdefault(rz["parent"], []).append((rz["zone"], net_name))
             z = _Zone(rz["zone"])
             for h in ns_hosts:
                 z.add("@", "NS", _abs(hosts[h][0]), "groups['dns_primary']")
@@ -423,11 +730,50 @@ def build_zones(model, dkim_keys=None):
                     z.add(owner, "PTR", _abs(fqdn), "hostvars['%s']" % h)
             _user_records(z, [r for r in settings["records"] if isinstance(r, dict) and r.get("zone") == rz["zone"]],
                           "smbvdc_branch.dns.records", problems)
-            _check_conflicts(z, problems)
-            zones[rz["zone"]] = {"kind": "reverse", "origin": rz["zone"], "records": z.records,
-                                 "network": rz["network"], "classless": rz["classless"], "parent": rz["parent"]}
+            reverse[rz["zone"]] = (z, {"kind": "reverse", "network": rz["network"], "classless": rz["classless"],
+                                       "parent": rz["parent"]})
+
+    # RFC 2317 parents the branch serves itself (private space, or a block it
+    # owns: networks[].reverse_parent): a CNAME per address into the classless
+    # child, so that a plain reverse lookup finds the PTR. The NS delegation to
+    # the child is added with every other delegation below.
+    for parent, children in sorted(parents.items()):
+        if parent in reverse:
+            continue
+        z = _Zone(parent)
+        for h in ns_hosts:
+            z.add("@", "NS", _abs(hosts[h][0]), "groups['dns_primary']")
+        for child, net_name in children:
+            for owner in sorted({r[0] for r in reverse[child][0].records if r[1] == "PTR"}, key=_octet):
+                z.add(owner, "CNAME", "%s.%s." % (owner, child), "smbvdc_branch.networks['%s'].reverse_parent" % net_name)
+        _user_records(z, [r for r in settings["records"] if isinstance(r, dict) and r.get("zone") == parent],
+                      "smbvdc_branch.dns.records", problems)
+        base = ".".join(reversed(parent.split(".")[:3])) + ".0/24"
+        reverse[parent] = (z, {"kind": "reverse", "network": base, "classless": False, "parent": None,
+                               "classless_children": [c for c, _n in children]})
+
+    every = dict(forward)
+    every.update({name: z for name, (z, _meta) in reverse.items()})
+    _delegate(every, hosts, ns_hosts, problems)
+    for z in every.values():
+        _check_conflicts(z, problems)
+    _check_targets(every, problems)
+    for zname, z in forward.items():
+        zones[zname] = {"kind": "forward", "origin": zname, "records": z.records}
+    for zname, (z, meta) in sorted(reverse.items()):
+        zones[zname] = dict(meta, origin=zname, records=z.records)
     problems.raise_if_any(ModelError, title="the branch's DNS data is not valid")
     return zones
+
+
+def _uri_list(value):
+    if not value:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [u.strip() for u in str(value).split(",")]
+
+
+def _octet(owner):
+    return (0, int(owner)) if owner.isdigit() else (1, owner)
 
 
 def _body(zone, settings):

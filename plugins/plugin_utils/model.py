@@ -15,6 +15,8 @@ the variable and the fix, before any host is touched.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import re
 
 from . import budget as budget_mod
@@ -22,7 +24,7 @@ from . import dns as dns_mod
 from . import ipplan
 from . import placement as placement_mod
 from .errors import Collector, ModelError, PlacementError, Problem
-from .services import SERVICE_GROUPS
+from .services import SERVICE_CONFLICTS, SERVICE_GROUPS
 
 MODEL_VERSION = 1
 KVM_GROUP = "kvm_hosts"
@@ -35,7 +37,13 @@ HOST_VAR_KEYS = ("kvm_memory_mb", "kvm_vcpus", "kvm_disk_gb", "kvm_os_reserve_mb
                  "vm_memory_mb", "vm_vcpus", "vm_disk_gb", "vm_network", "vm_address", "vm_address6", "vm_host",
                  "vm_anti_affinity", "ansible_host")
 BRANCH_KEYS = ("name", "domain", "mail_domains", "sites", "networks", "budget", "dns", "mail", "description")
-NETWORK_KEYS = ("name", "site", "mode", "bridge", "ipv4", "gateway4", "ipv6", "gateway6", "pool_start", "description")
+NETWORK_KEYS = ("name", "site", "mode", "bridge", "ipv4", "gateway4", "ipv6", "gateway6", "pool_start", "reverse_parent",
+                "description")
+# Groups the model reads, plus Ansible's own; groups named smbvdc_* are made by the playbooks at run time.
+KNOWN_GROUPS = ("all", "ungrouped")
+# RFC 1918: nobody upstream serves reverse DNS for these, so the branch serves
+# the parent of its classless (RFC 2317) reverse zones itself.
+PRIVATE_V4 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 DEFAULT_VM_VCPUS = 1
 DEFAULT_VM_DISK_GB = 10
 
@@ -62,6 +70,16 @@ def _positive_int(value, variable, problems, fix, minimum=1, allow_none=False):
         problems.add(variable, "must be an integer >= %d, got %r." % (minimum, value), fix)
         return None
     return number
+
+
+def _str_var(value, variable, problems, fix):
+    """A scalar inventory value as a string; None (and a problem) for a list or mapping."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, dict, set)) or isinstance(value, bool):
+        problems.add(variable, "must be a single value, got %s %r." % (type(value).__name__, value), fix)
+        return None
+    return str(value)
 
 
 def _as_list(value, variable, problems):
@@ -117,6 +135,8 @@ def _branch_section(branch, problems):
     for i, d in enumerate(_as_list(branch.get("mail_domains"), "smbvdc_branch.mail_domains", problems)):
         if not is_domain(d):
             problems.add("smbvdc_branch.mail_domains[%d]" % i, "%r is not a DNS domain." % (d,), "remove it or fix the spelling.")
+        elif d.lower() in mail_domains:
+            problems.add("smbvdc_branch.mail_domains[%d]" % i, "%r is listed twice." % (d,), "remove the duplicate.")
         else:
             mail_domains.append(d.lower())
     if domain and domain not in mail_domains:
@@ -194,8 +214,21 @@ def _networks(branch, sites, problems):
             problems.add(var + ".gateway6", "is set but the network has no ipv6 subnet.", "add ipv6 or remove gateway6.")
         pool_start = _positive_int(n.get("pool_start", 10), var + ".pool_start", problems,
                                    "the offset of the first automatic address, e.g. 10.", minimum=2)
+        reverse_parent = n.get("reverse_parent")
+        if reverse_parent is not None and not isinstance(reverse_parent, bool):
+            problems.add(var + ".reverse_parent", "must be true or false, got %r." % (reverse_parent,),
+                         "true when the branch owns the whole /24 around this subnet.")
+            reverse_parent = None
+        classless = net4 is not None and net4.prefixlen > 24
+        if reverse_parent and net4 is not None and not classless:
+            problems.add(var + ".reverse_parent", "applies only to IPv4 subnets longer than /24 (RFC 2317), "
+                         "but this one is %s." % net4.cidr, "remove reverse_parent.")
+        if classless and reverse_parent is None:
+            base = ipaddress.ip_network("%s/24" % net4.network, strict=False)
+            reverse_parent = any(base.subnet_of(p) for p in PRIVATE_V4)
         networks[name] = {"name": name, "site": site, "mode": mode, "bridge": bridge, "ipv4": net4, "ipv6": net6,
                           "gateway4": gw4, "gateway6": gw6, "pool_start": pool_start or 10,
+                          "reverse_parent": bool(classless and reverse_parent),
                           "description": n.get("description", "")}
     ipplan.check_overlaps(networks, problems)
     return networks
@@ -256,6 +289,104 @@ def placement_inputs(kvm_hosts, vms, settings):
     return hosts, demands
 
 
+def _has(hv, host, key):
+    return hv.get(host, key) is not None
+
+
+def _check_groups(groups, hv, vms, kvm_hosts, problems, warnings):
+    """Hosts with model variables that the model would ignore, misspelt groups, clashing services.
+
+    A host whose vm_memory_mb (or kvm_memory_mb) puts it in the branch but whose
+    groups give it nothing to do is reported: a misspelt service group
+    (``webserver`` for ``web``) would otherwise drop its DNS names and services
+    without a word.
+    """
+    service = set(SERVICE_GROUP_NAMES)
+    known = service | {KVM_GROUP, VM_GROUP} | set(KNOWN_GROUPS)
+    host_groups = {}
+    for g, hosts in groups.items():
+        for h in hosts:
+            host_groups.setdefault(h, set()).add(g)
+
+    def unknown_of(h):
+        return sorted(g for g in host_groups.get(h, ()) if g not in known and not g.startswith("smbvdc_"))
+
+    def suggestion(names, choices):
+        for g in names:
+            close = difflib.get_close_matches(g, sorted(choices), n=1, cutoff=0.6)
+            if close:
+                return g, close[0]
+        return None
+
+    for h in sorted(host_groups):
+        var = "hostvars['%s']" % h
+        mine = host_groups[h]
+        unknown = unknown_of(h)
+        if _has(hv, h, "kvm_memory_mb") and h not in kvm_hosts and not (mine & (service | {VM_GROUP})):
+            hint = suggestion(unknown, [KVM_GROUP])
+            if hint:
+                problems.add("groups['%s']" % hint[0], "is not a group the model reads, but holds %s with "
+                             "kvm_memory_mb; did you mean '%s'?" % (h, hint[1]),
+                             "rename the group to %s." % hint[1])
+            else:
+                warnings.append("%s.kvm_memory_mb is set but %s is not in group %s (groups: %s): it is not used "
+                                "as a KVM host." % (var, h, KVM_GROUP, ", ".join(sorted(mine)) or "none"))
+        if h in kvm_hosts:
+            continue
+        if _has(hv, h, "vm_memory_mb") and h not in vms:
+            hint = suggestion(unknown, service | {VM_GROUP})
+            if hint:
+                problems.add("groups['%s']" % hint[0], "is not a group the model reads, but holds %s with "
+                             "vm_memory_mb; did you mean '%s'?" % (h, hint[1]),
+                             "rename the group to %s (service groups: %s)." % (hint[1], ", ".join(sorted(service))))
+            else:
+                warnings.append("%s.vm_memory_mb is set but %s is in no service group and not in %s (groups: %s): "
+                                "no VM is built for it." % (var, h, VM_GROUP, ", ".join(sorted(mine)) or "none"))
+        elif h in vms and not vms[h]["groups"]:
+            hint = suggestion(unknown, service)
+            if hint:
+                problems.add("groups['%s']" % hint[0], "is not a service group, and VM %s is in no other; did you "
+                             "mean '%s'?" % (h, hint[1]),
+                             "rename the group to %s (service groups: %s)." % (hint[1], ", ".join(sorted(service))))
+            else:
+                warnings.append("VM %s is in group %s only: it is built and gets the baseline, but no service is "
+                                "deployed on it and DNS names only the host (service groups: %s)."
+                                % (h, VM_GROUP, ", ".join(sorted(service))))
+        if h in vms:
+            for a, b, why in SERVICE_CONFLICTS:
+                if a in vms[h]["groups"] and b in vms[h]["groups"]:
+                    warnings.append("VM %s is in both groups['%s'] and groups['%s']: %s. Give each its own VM."
+                                    % (h, a, b, why))
+
+
+def _dns_warnings(domain, mail_domains, networks, services, mail_settings):
+    """What the branch's DNS needs from someone else: records to hand over, in zone-file syntax."""
+    out = []
+    ns = ["%s.%s." % (h, domain) for h in services.get("dns_primary", []) + services.get("dns_secondary", [])]
+    for name, net in sorted(networks.items()):
+        for rz in net["reverse_zones"]:
+            if not rz["classless"] or net["reverse_parent"]:
+                continue
+            first, last = [int(x) for x in rz["zone"].split(".", 1)[0].split("-")]
+            records = ["%s NS %s" % (rz["zone"] + ".", n) for n in ns]
+            records.append("$GENERATE %d-%d $ CNAME $.%s." % (first, last, rz["zone"]))
+            out.append("smbvdc_branch.networks['%s']: reverse DNS of %s needs the owner of the parent zone %s "
+                       "(your ISP) to delegate it: hand them these records: %s. (If the branch owns the whole "
+                       "/24, set reverse_parent: true and the branch serves the parent itself.)"
+                       % (name, rz["network"], rz["parent"], " ; ".join(records)))
+    if services.get("mail"):
+        served = [domain] + [d for d in mail_domains if d != domain]
+        receivers = dns_mod.mailto_domains((mail_settings.get("dmarc_rua") or []) + (mail_settings.get("dmarc_ruf") or []))
+        for r in receivers:
+            if any(r == z or r.endswith("." + z) for z in served):
+                continue
+            for d in served:
+                out.append("smbvdc_branch.mail.dmarc_rua: %s receives the DMARC reports of %s but the branch does "
+                           "not serve its zone, so receivers drop them (RFC 7489 7.1) unless its owner publishes: "
+                           "%s._report._dmarc.%s. TXT \"v=DMARC1\"" % (r, d, d, r))
+    return out
+
+
 def build_model(branch, inventory):
     """Validate and normalise a branch; place its VMs; plan its addresses.
 
@@ -299,7 +430,8 @@ def build_model(branch, inventory):
         if mem is not None and reserve_value is not None and reserve_value >= mem:
             problems.add(var + ".kvm_os_reserve_mb", "the OS reserve (%d MiB) leaves nothing of %d MiB for VMs."
                          % (reserve_value, mem), "lower kvm_os_reserve_mb or correct kvm_memory_mb.")
-        site = hv.get(h, "kvm_site") or next(iter(sites), None)
+        site = _str_var(hv.get(h, "kvm_site"), var + ".kvm_site", problems, "name one site, e.g. kvm_site: hq") \
+            or next(iter(sites), None)
         if site not in sites:
             problems.add(var + ".kvm_site", "site %r is not in smbvdc_branch.sites." % (site,), "add the site or fix the name.")
         addresses = hv.get(h, "kvm_addresses") or {}
@@ -337,10 +469,16 @@ def build_model(branch, inventory):
             problems.add("inventory host '%s'" % h, "has the same name as an inventory group, so Ansible mixes up "
                          "their variables.", "rename the host, e.g. %s1." % h)
         if hv.get(h, "vm_memory_mb") is None:
-            if VM_GROUP in members[h]:
-                problems.add(var + ".vm_memory_mb", "is required for a VM.", "set the VM's RAM in MiB, e.g. vm_memory_mb: 1024.")
+            if not service_groups:
+                problems.add(var + ".vm_memory_mb", "is required for a VM (the host is in group vms and in no "
+                             "service group).", "set the VM's RAM in MiB, e.g. vm_memory_mb: 1024, or remove the host "
+                             "from vms.")
                 continue
-            address = hv.get(h, "ansible_host")
+            # A machine that exists (another branch's DNS secondary, an old
+            # mail server) may serve in a service group: it has ansible_host
+            # and no vm_memory_mb, and no VM is built for it.
+            address = _str_var(hv.get(h, "ansible_host"), var + ".ansible_host", problems,
+                               "give the machine's address or name, e.g. ansible_host: 192.0.2.53")
             if not address:
                 problems.add(var + ".vm_memory_mb",
                              "host is in %s but has neither vm_memory_mb (build it as a VM) nor ansible_host "
@@ -355,24 +493,36 @@ def build_model(branch, inventory):
                               var + ".vm_vcpus", problems, "e.g. vm_vcpus: 1.")
         disk = _positive_int(hv.get(h, "vm_disk_gb") if hv.get(h, "vm_disk_gb") is not None else DEFAULT_VM_DISK_GB,
                              var + ".vm_disk_gb", problems, "e.g. vm_disk_gb: 10.", minimum=2)
-        network = hv.get(h, "vm_network")
-        if network is None:
+        raw_network = hv.get(h, "vm_network")
+        network = _str_var(raw_network, var + ".vm_network", problems,
+                           "name one network, e.g. vm_network: %s" % (network_names[0] if network_names else "lan"))
+        if raw_network is None:
             if len(networks) == 1:
                 network = network_names[0]
             elif networks:
                 problems.add(var + ".vm_network", "is required when the branch has several networks.",
                              "set vm_network to one of: %s." % ", ".join(network_names))
-        elif network not in networks:
+        elif network is not None and network not in networks:
             problems.add(var + ".vm_network", "network %r is not in smbvdc_branch.networks." % (network,),
                          "use one of: %s." % ", ".join(network_names))
             network = None
-        pin = hv.get(h, "vm_host")
+        pin = _str_var(hv.get(h, "vm_host"), var + ".vm_host", problems,
+                       "name one KVM host, e.g. vm_host: %s" % (next(iter(kvm_hosts), "kvm1")))
+        want4 = _str_var(hv.get(h, "vm_address"), var + ".vm_address", problems, "give one address, e.g. 10.77.10.20")
+        want6 = _str_var(hv.get(h, "vm_address6"), var + ".vm_address6", problems,
+                         "give one address, e.g. fd00:77:10::20")
+        if want6 is not None and network in networks and networks[network]["ipv6"] is None:
+            problems.add(var + ".vm_address6", "is %s, but network '%s' has no IPv6 subnet." % (want6, network),
+                         "add ipv6 to smbvdc_branch.networks['%s'] or remove vm_address6." % network)
+            want6 = None
         anti = [str(a) for a in _as_list(hv.get(h, "vm_anti_affinity"), var + ".vm_anti_affinity", problems)]
         if {"dns_primary", "dns_secondary"} & set(service_groups):
             anti.append("dns")
         vms[h] = {"name": h, "fqdn": "%s.%s" % (h, domain) if domain else h, "memory_mb": mem, "vcpus": vcpus,
                   "disk_gb": disk, "network": network, "pin": pin, "anti_affinity": sorted(set(anti)),
-                  "groups": service_groups, "want_ipv4": hv.get(h, "vm_address"), "want_ipv6": hv.get(h, "vm_address6")}
+                  "groups": service_groups, "want_ipv4": want4, "want_ipv6": want6}
+
+    _check_groups(groups, hv, vms, kvm_hosts, problems, warnings)
 
     # --- services -------------------------------------------------------------
     services = {g: sorted(h for h in groups.get(g, []) if h in vms or h in external) for g in SERVICE_GROUP_NAMES}
@@ -453,7 +603,7 @@ def build_model(branch, inventory):
             "ipv6": str(net["ipv6"].cidr) if net["ipv6"] is not None else None,
             "gateway6": str(net["gateway6"]) if net["gateway6"] is not None else None,
             "prefix6": net["ipv6"].prefixlen if net["ipv6"] is not None else None,
-            "pool_start": net["pool_start"], "reverse_zones": zones,
+            "pool_start": net["pool_start"], "reverse_zones": zones, "reverse_parent": net["reverse_parent"],
         }
     out_vms = {}
     for h, v in sorted(vms.items()):
@@ -469,6 +619,7 @@ def build_model(branch, inventory):
         out_kvm[h] = {"name": h, "fqdn": "%s.%s" % (h, domain), "memory_mb": k["memory_mb"], "vcpus": k["vcpus"],
                       "disk_gb": k["disk_gb"], "os_reserve_mb": k["os_reserve_mb"], "site": k["site"],
                       "addresses": addresses.get(h, {}), "vms": plan["hosts"][h]["vms"]}
+    warnings.extend(_dns_warnings(domain, mail_domains, out_networks, services, mail_settings))
     return {
         "model_version": MODEL_VERSION,
         "name": name,

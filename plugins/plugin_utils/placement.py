@@ -124,6 +124,18 @@ def _shortfall(host, vm, limits):
     return "; ".join(parts) or "fits"
 
 
+def _binding_limit(hosts, vm):
+    """The VM variable to name when ``vm`` fits nowhere, and the fix: the resource no host has enough of."""
+    if all(h.max_vcpus is not None and vm["vcpus"] > h.max_vcpus for h in hosts):
+        most = max(h.max_vcpus for h in hosts)
+        return "vm_vcpus", ("lower vm_vcpus to at most %d (the most threads of any KVM host), or add a host with "
+                            "more threads (kvm_vcpus)." % most)
+    if any(ram_fits(0, vm["demand_mb"], h.ram) for h in hosts):
+        if all(h.disk is not None and vm["disk_gb"] > h.disk for h in hosts):
+            return "vm_disk_gb", "lower vm_disk_gb or give a KVM host a larger pool (kvm_disk_gb)."
+    return "vm_memory_mb", "add RAM or hosts, lower kvm_os_reserve_mb if it is set too high, or shrink VMs."
+
+
 def ffd(hosts, vms, limits):
     """First-fit-decreasing. Returns (assignment, unplaced list)."""
     order = _host_order(hosts)
@@ -289,9 +301,9 @@ def place(hosts, vms, exact_max_vms=EXACT_MAX_VMS, node_limit=EXACT_NODE_LIMIT):
     if unplaced:
         for vm in unplaced:
             detail = "; ".join("%s: %s" % (h.name, _shortfall(h, vm, limits)) for h in _host_order(hs.values()))
-            problems.append(Problem("hostvars['%s'].vm_memory_mb" % vm["name"],
-                                    "does not fit on any KVM host (%s)." % detail,
-                                    "add RAM or hosts, lower kvm_os_reserve_mb if it is set too high, or shrink VMs."))
+            variable, fix = _binding_limit(list(hs.values()), vm)
+            problems.append(Problem("hostvars['%s'].%s" % (vm["name"], variable),
+                                    "does not fit on any KVM host (%s)." % detail, fix))
         raise PlacementError(problems)
 
     method = "ffd"

@@ -44,6 +44,19 @@ BACKUP_CLIENT = [("amanda", 10080, "tcp")]
 
 SERVICE_GROUP_NAMES = tuple(sorted(SERVICE_GROUPS))
 
+# Service groups that fight over one VM: (group, group, why). A host in both
+# still works in some cases, so the model warns, naming both groups.
+SERVICE_CONFLICTS = (
+    ("mail", "web", "both serve HTTPS on port 443: Roundcube's Apache site and the web sites"),
+    ("mail", "moodle", "both serve HTTPS on port 443: Roundcube's Apache site and Moodle"),
+    ("mail", "owncloud", "both serve HTTPS on port 443: Roundcube's Apache site and the file cloud"),
+    ("backup", "mail", "the backup server would hold the mail and its only backup: one lost VM loses both"),
+    ("backup", "database", "the backup server would hold the databases and their only backup"),
+    ("backup", "owncloud", "the backup server would hold the files and their only backup"),
+    ("backup", "moodle", "the backup server would hold the course data and its only backup"),
+    ("monitoring", "mail", "monitoring on the mail host cannot report the mail host's outage (nor mail it)"),
+)
+
 
 def service_ports(group_names, extra=None, backup_client=False):
     """Return the sorted, de-duplicated list of ports a host must open.
