@@ -176,7 +176,7 @@ def _hash(value, variable, problems):
 
 
 def build_accounts(model, mailboxes, aliases=None, passwords=None, postmaster=None, default_quota="1G",
-                   vmail_dir="/var/vmail"):
+                   vmail_dir="/var/vmail", check_only=False):
     """Validate mailboxes and aliases and compute the mail host's tables.
 
     :param model: the branch model (``mail_domains``, ``services``).
@@ -185,6 +185,7 @@ def build_accounts(model, mailboxes, aliases=None, passwords=None, postmaster=No
     :param aliases: ``[{address, to: [address, ...], state?}]``.
     :param passwords: ``{address: plain-text password}`` for mailboxes without ``password_hash``.
     :param postmaster: where ``postmaster@`` and ``abuse@`` of every domain go when no alias says otherwise.
+    :param check_only: validate only (the preflight): no passwords are needed and none are hashed.
     :returns: dict with ``domains``, ``mailboxes``, ``aliases``, ``virtual_mailboxes``, ``virtual_aliases``,
         ``sender_logins`` (lists of ``[key, value]``) and ``dovecot_users`` (passwd-file lines).
     :raises MailError: naming every offending variable.
@@ -238,6 +239,8 @@ def build_accounts(model, mailboxes, aliases=None, passwords=None, postmaster=No
         quota = _quota(box.get("quota"), default_quota, var + ".quota", problems)
         if box.get("password_hash"):
             pw_hash = _hash(box["password_hash"], var + ".password_hash", problems)
+        elif check_only:
+            pw_hash = ""   # not hashed: the result is only validated
         elif passwords.get(address):
             pw_hash = password_hash(address, str(passwords[address]))
         else:
