@@ -21,7 +21,7 @@ SUDO=""
 PKGS=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev git make rsync
       docker.io debootstrap mmdebstrap qemu-system-x86 qemu-utils
       libvirt-daemon-system libvirt-clients genisoimage iproute2 nftables
-      ca-certificates)
+      ca-certificates bind9-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -670,7 +670,9 @@ def build_zones(model, dkim_keys=None):
             for d in mailto_domains(rua + _uri_list(mail["dmarc_ruf"])):
                 if d != zname and d not in report_domains[zname]:
                     report_domains[zname].append(d)
-            dmarc += "; pct=%d" % int(mail["dmarc_pct"])
+            if int(mail["dmarc_pct"]) != 100:
+                # pct=100 is the default (RFC 7489 6.3), and DMARCbis drops the tag: write it only when it says something
+                dmarc += "; pct=%d" % int(mail["dmarc_pct"])
             z.add("_dmarc", "TXT", split_txt(dmarc), "smbvdc_branch.mail.dmarc_policy")
             key = (dkim_keys or {}).get(zname)
             if key:

@@ -312,8 +312,12 @@ def _check_groups(groups, hv, vms, kvm_hosts, problems, warnings):
         return sorted(g for g in host_groups.get(h, ()) if g not in known and not g.startswith("smbvdc_"))
 
     def suggestion(names, choices):
+        """(unknown group, the known group it was probably meant to be), by spelling or containment."""
         for g in names:
             close = difflib.get_close_matches(g, sorted(choices), n=1, cutoff=0.6)
+            if not close:       # webserver(s) for web, mailhosts for mail
+                close = sorted((c for c in choices if len(c) >= 3 and (c in g.lower() or g.lower() in c)),
+                               key=len, reverse=True)
             if close:
                 return g, close[0]
         return None
@@ -371,8 +375,8 @@ def _dns_warnings(domain, mail_domains, networks, services, mail_settings):
             records = ["%s NS %s" % (rz["zone"] + ".", n) for n in ns]
             records.append("$GENERATE %d-%d $ CNAME $.%s." % (first, last, rz["zone"]))
             out.append("smbvdc_branch.networks['%s']: reverse DNS of %s needs the owner of the parent zone %s "
-                       "(your ISP) to delegate it: hand them these records: %s. (If the branch owns the whole "
-                       "/24, set reverse_parent: true and the branch serves the parent itself.)"
+                       "(your ISP) to delegate it; hand them these records: %s (if the branch owns the whole "
+                       "/24, set reverse_parent: true and the branch serves the parent itself)."
                        % (name, rz["network"], rz["parent"], " ; ".join(records)))
     if services.get("mail"):
         served = [domain] + [d for d in mail_domains if d != domain]

@@ -92,7 +92,12 @@ def test_spf_and_dmarc_are_valid_records():
     dmarc = b"".join(p.find_rdataset("_dmarc.example.org.", "TXT")[0].strings).decode()
     tags = dict(t.strip().split("=", 1) for t in dmarc.split(";"))
     assert tags["v"] == "DMARC1" and tags["p"] == "quarantine" and tags["rua"] == "mailto:postmaster@example.org"
-    assert 0 <= int(tags["pct"]) <= 100
+    assert "pct" not in tags      # 100 is the default: not written (DMARCbis drops the tag)
+    b, inv = branch_with_dmz()
+    b["mail"] = {"dmarc_pct": 50}
+    m, zones = build(b, inv)
+    _t, p = parse(zones["example.org"], m)
+    assert b"pct=50" in p.find_rdataset("_dmarc.example.org.", "TXT")[0].strings[0]
 
 
 def test_dkim_2048_bit_key_split_into_255_byte_strings():
