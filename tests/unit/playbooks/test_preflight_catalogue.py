@@ -1,0 +1,167 @@
+"""A catalogue of bad inventories through the real ``playbooks/preflight.yml``.
+
+Each case copies ``inventories/lab``, breaks one thing the way a user would
+(in hosts.yml or group_vars), and runs ``ansible-playbook playbooks/preflight.yml``:
+it must fail in under 3 s, name the variable (or file), print no Python
+traceback, and contact no host but the controller (the recap lists
+localhost only).
+"""
+
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+PLAYBOOK = str(ROOT / "playbooks" / "preflight.yml")
+LIMIT_S = 3.0
+
+
+def _ansible_playbook():
+    local = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    return str(local) if local.exists() else "ansible-playbook"
+
+
+def _hosts(inv):
+    return yaml.safe_load((inv / "hosts.yml").read_text())
+
+
+def _vms(data):
+    return data["all"]["children"]["vms"]["children"]
+
+
+def edit_hosts(change):
+    def apply(inv):
+        data = _hosts(inv)
+        change(data)
+        (inv / "hosts.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return apply
+
+
+def edit_branch(change):
+    def apply(inv):
+        path = inv / "group_vars" / "all" / "branch.yml"
+        data = yaml.safe_load(path.read_text())
+        change(data["smbvdc_branch"])
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return apply
+
+
+def edit_group_vars(name, values):
+    def apply(inv):
+        path = inv / "group_vars" / ("%s.yml" % name)
+        data = yaml.safe_load(path.read_text()) if path.exists() else {}
+        data.update(values)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return apply
+
+
+def raw_append(relpath, text):
+    def apply(inv):
+        with open(inv / relpath, "a") as f:
+            f.write(text)
+    return apply
+
+
+def _set(path, key, value):
+    def change(data):
+        node = data
+        for p in path:
+            node = node[p]
+        node[key] = value
+    return change
+
+
+WEB1 = ["all", "children", "vms", "children", "web", "hosts", "web1"]
+NS1 = ["all", "children", "vms", "children", "dns_primary", "hosts", "ns1"]
+
+CASES = [
+    # zones
+    ("record name with a space", edit_branch(lambda b: b.update(dns={"records": [
+        {"name": "my host", "type": "A", "value": "10.77.10.99"}]})), "smbvdc_branch.dns.records[0].name"),
+    ("negative ttl", edit_branch(lambda b: b.update(dns={"records": [
+        {"name": "x", "type": "A", "value": "10.77.10.99", "ttl": -1}]})), "smbvdc_branch.dns.records[0].ttl"),
+    ("txt with a newline", edit_branch(lambda b: b.update(dns={"records": [
+        {"name": "x", "type": "TXT", "value": "a\nb"}]})), "smbvdc_branch.dns.records[0].value"),
+    ("mx at an ip", edit_branch(lambda b: b.update(dns={"records": [
+        {"name": "@", "type": "MX", "value": "20 10.77.10.5"}]})), "smbvdc_branch.dns.records[0].value"),
+    ("mx at a cname", edit_branch(lambda b: b.update(dns={"records": [
+        {"name": "@", "type": "MX", "value": "20 www"}]})), "smbvdc_branch.dns.records[0]"),
+    ("cname beside other data", edit_branch(lambda b: b.update(dns={"records": [
+        {"name": "ns1", "type": "CNAME", "value": "web1"}]})), "smbvdc_branch.dns.records[0]"),
+    ("service name equal to a host", edit_branch(lambda b: b.update(dns={"service_names": {"web": ["ns2"]}})),
+     "smbvdc_branch.dns.service_names.web"),
+    ("hostmaster without @", edit_branch(lambda b: b.update(dns={"hostmaster": "hostmaster.lab.smbvdc.test"})),
+     "smbvdc_branch.dns.hostmaster"),
+    ("expire below refresh + retry", edit_branch(lambda b: b.update(dns={"expire": 3600})),
+     "smbvdc_branch.dns.expire"),
+    ("spf with an invalid address", edit_branch(lambda b: b.update(mail={"spf_extra": ["ip4:999.1.1.1"]})),
+     "smbvdc_branch.mail.spf_extra[0]"),
+    ("dmarc rua not a mailto uri", edit_branch(lambda b: b.update(mail={"dmarc_rua": "dmarc@example.org"})),
+     "smbvdc_branch.mail.dmarc_rua"),
+    # model
+    ("vm_network as a list", edit_hosts(_set(WEB1, "vm_network", ["lan"])), "hostvars['web1'].vm_network"),
+    ("vm_host as a list", edit_hosts(_set(WEB1, "vm_host", ["lab-kvm"])), "hostvars['web1'].vm_host"),
+    ("ipv6 address without ipv6 network", lambda inv: (edit_branch(lambda b: b["networks"][0].pop("ipv6"))(inv),
+                                                       edit_hosts(_set(NS1, "vm_address6", "fd00:77:10::53"))(inv)),
+     "hostvars['ns1'].vm_address6"),
+    ("misspelt service group", edit_hosts(lambda d: _vms(d).update(webserver={"hosts": {"web2": {"vm_memory_mb": 256}}})),
+     "groups['webserver']"),
+    ("mail domain listed twice", edit_branch(lambda b: b.update(mail_domains=["lab.smbvdc.test", "lab.smbvdc.test"])),
+     "smbvdc_branch.mail_domains[1]"),
+    ("too many vcpus", edit_hosts(_set(WEB1, "vm_vcpus", 8)), "hostvars['web1'].vm_vcpus"),
+    ("smbvdc_branch as a list", lambda inv: (inv / "group_vars" / "all" / "branch.yml").write_text(
+        "smbvdc_branch:\n  - name: lab\n  - domain: lab.smbvdc.test\n"), "smbvdc_branch must be a mapping"),
+    # the inventory's files
+    ("key given twice in hosts.yml", lambda inv: (inv / "hosts.yml").write_text(
+        (inv / "hosts.yml").read_text().replace("vm_memory_mb: 768", "vm_memory_mb: 768\n              vm_memory_mb: 640")),
+     "hosts.yml:41: key 'vm_memory_mb' is given twice"),
+    ("yaml syntax error in hosts.yml", raw_append("hosts.yml", "  - broken: [\n"), "hosts.yml:42: YAML syntax error"),
+    # layers
+    ("mail_mailboxes not a list", edit_group_vars("mail", {"mail_mailboxes": "notalist"}),
+     "hostvars['mail1'].mail_mailboxes"),
+    ("mailbox in a domain the branch does not serve", edit_group_vars(
+        "mail", {"mail_mailboxes": [{"address": "bob@elsewhere.test"}]}), "hostvars['mail1'].mail_mailboxes[0].address"),
+    ("tsig secret not base64", edit_group_vars("dns_primary", {"nsd_tsig_secret": "not*base64"}),
+     "hostvars['ns1'].nsd_tsig_secret"),
+]
+
+
+def run_preflight(inv):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    start = time.monotonic()
+    proc = subprocess.run([_ansible_playbook(), "-i", str(inv), PLAYBOOK], capture_output=True, text=True, env=env,
+                          cwd=str(ROOT), timeout=60)
+    return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start
+
+
+@pytest.fixture
+def lab_copy(tmp_path):
+    inv = tmp_path / "lab"
+    shutil.copytree(ROOT / "inventories" / "lab", inv, ignore=shutil.ignore_patterns(".smbvdc"))
+    return inv
+
+
+def test_the_lab_passes_preflight(lab_copy):
+    rc, out, elapsed = run_preflight(lab_copy)
+    assert rc == 0, out
+    assert elapsed < LIMIT_S, "preflight took %.1f s" % elapsed
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_inventory_fails_in_preflight(case, lab_copy):
+    _name, breaks, expected = case
+    breaks(lab_copy)
+    rc, out, elapsed = run_preflight(lab_copy)
+    assert rc != 0, out
+    assert expected in out, out
+    assert "Traceback" not in out, out
+    recap = out.split("PLAY RECAP", 1)[-1]
+    assert re.findall(r"^(\S+)\s+:\s+ok=", recap, re.M) in ([], ["localhost"]), recap
+    assert elapsed < LIMIT_S, "preflight took %.1f s" % elapsed
