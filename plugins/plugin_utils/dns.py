@@ -265,6 +265,11 @@ def validate_settings(branch, problems):
             if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
                 problems.add(var, "must map service groups to lists of names.", "e.g. {web: [www]}")
                 continue
+            bad = [(g, n) for g, names in value.items() for n in names
+                   if not isinstance(n, str) or not HOST_LABEL.match(n) or n.startswith("_")]
+            if bad:
+                problems.add(var, "%s: %r is not a DNS label." % bad[0], "use names such as www or webmail.")
+                continue
             merged = dict(DEFAULTS["service_names"])
             merged.update(value)
             value = merged

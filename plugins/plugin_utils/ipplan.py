@@ -107,6 +107,9 @@ def parse_network(value, version, variable, problems):
     if version == 4 and net.prefixlen > 30:
         problems.add(variable, "%r leaves no room for a gateway and VMs." % value, "use a /30 or larger subnet.")
         return None
+    if version == 6 and net.prefixlen > 120:
+        problems.add(variable, "%r leaves no room for a gateway and VMs." % value, "use a /64 (at most a /120).")
+        return None
     return net
 
 
@@ -210,6 +213,8 @@ def assign(network, requests, problems):
                 continue
             # same host part as the IPv4 address: 10.77.10.11 -> fd00:77:10::b
             offset = int(out[host]["ipv4"]) - int(net4.network)
+            if offset >= net6.size:
+                continue
             ip6 = netaddr.IPAddress(int(net6.network) + offset, 6)
             if ip6 in used or ip6 in reserved6:
                 continue

@@ -289,6 +289,8 @@ def build_accounts(model, mailboxes, aliases=None, passwords=None, postmaster=No
         alias_var[alias["address"]] = var
 
     box_addresses = {b["address"] for b in boxes}
+    if postmaster and not split_address(postmaster, "mail_postmaster", problems):
+        postmaster = None
     for domain in domains:
         for local in REQUIRED_LOCAL_PARTS:
             address = "%s@%s" % (local, domain)

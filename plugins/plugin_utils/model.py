@@ -152,7 +152,7 @@ def _sites(branch, problems):
     for i, s in enumerate(_as_list(raw, "smbvdc_branch.sites", problems)):
         if isinstance(s, str):
             s = {"name": s}
-        if not isinstance(s, dict) or not LABEL_RE.match(str(s.get("name", ""))):
+        if not isinstance(s, dict) or not isinstance(s.get("name"), str) or not LABEL_RE.match(s["name"]):
             problems.add("smbvdc_branch.sites[%d].name" % i, "must be a short lowercase name, got %r." % (s,),
                          "write sites as a list of {name: hq}.")
             continue
@@ -187,8 +187,8 @@ def _networks(branch, sites, problems):
         for key in n:
             if key not in NETWORK_KEYS:
                 problems.add("%s.%s" % (var, key), "is not a known network key.", "use one of: %s." % ", ".join(NETWORK_KEYS))
-        site = n.get("site", first_site)
-        if site not in sites:
+        site = _str_var(n.get("site", first_site), var + ".site", problems, "name one site, e.g. site: hq")
+        if site is not None and site not in sites:
             problems.add(var + ".site", "site %r is not in smbvdc_branch.sites (%s)." % (site, ", ".join(sites) or "none"),
                          "add the site or fix the name.")
         mode = n.get("mode", "nat")
