@@ -177,15 +177,16 @@ def _loader():
     return StrictLoader
 
 
-def _files(source):
+def _files(source, vars_only=False):
     if os.path.isfile(source):
-        yield source
+        if not vars_only:
+            yield source
         return
     if not os.path.isdir(source):
         return
     for name in sorted(os.listdir(source)):
         path = os.path.join(source, name)
-        if os.path.isfile(path) and os.path.splitext(name)[1] in (".yml", ".yaml"):
+        if not vars_only and os.path.isfile(path) and os.path.splitext(name)[1] in (".yml", ".yaml"):
             yield path
     for sub in ("group_vars", "host_vars"):
         top = os.path.join(source, sub)
@@ -196,14 +197,18 @@ def _files(source):
                     yield os.path.join(root, name)
 
 
-def lint_inventory(sources):
-    """Problems of the inventory's YAML files: syntax errors and keys given twice, with file and line."""
+def lint_inventory(sources, vars_only=False):
+    """Problems of the inventory's YAML files: syntax errors and keys given twice, with file and line.
+
+    :param vars_only: read only the ``group_vars`` and ``host_vars`` below each source (what the vars
+        plugin checks before Ansible loads them).
+    """
     if not HAS_YAML:  # pragma: no cover - PyYAML comes with ansible-core
         return []
     loader_cls = _loader()
     out = []
     for source in sources or []:
-        for path in _files(str(source)):
+        for path in _files(str(source), vars_only=vars_only):
             try:
                 with open(path, "rb") as f:
                     data = f.read()
@@ -224,8 +229,8 @@ def lint_inventory(sources):
             except yaml.MarkedYAMLError as exc:
                 mark = exc.problem_mark or exc.context_mark
                 line = mark.line + 1 if mark is not None else 0
-                out.append("%s:%d: YAML syntax error: %s. Fix: correct the YAML at that line (Ansible would read "
-                           "this file as empty or stop)." % (path, line, exc.problem or exc))
+                out.append("%s:%d: YAML syntax error: %s. Fix: correct the YAML at that line." % (
+                    path, line, exc.problem or exc))
                 continue
             except yaml.YAMLError as exc:
                 out.append("%s: YAML error: %s." % (path, exc))

@@ -123,6 +123,10 @@ CASES = [
         (inv / "hosts.yml").read_text().replace("vm_memory_mb: 768", "vm_memory_mb: 768\n              vm_memory_mb: 640")),
      "hosts.yml:41: key 'vm_memory_mb' is given twice"),
     ("yaml syntax error in hosts.yml", raw_append("hosts.yml", "  - broken: [\n"), "hosts.yml:42: YAML syntax error"),
+    ("yaml syntax error in group_vars", raw_append("group_vars/mail.yml", "mail_aliases: [oops\n"),
+     "group_vars/mail.yml:10: YAML syntax error"),
+    ("key given twice in group_vars", raw_append("group_vars/all/branch.yml", "smbvdc_branch: {}\n"),
+     "group_vars/all/branch.yml:19: key 'smbvdc_branch' is given twice"),
     # layers
     ("mail_mailboxes not a list", edit_group_vars("mail", {"mail_mailboxes": "notalist"}),
      "hostvars['mail1'].mail_mailboxes"),
