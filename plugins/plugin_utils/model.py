@@ -322,40 +322,33 @@ def _check_groups(groups, hv, vms, kvm_hosts, problems, warnings):
                 return g, close[0]
         return None
 
+    def misfiled(h, choices, why, warning):
+        """A misspelt group stops the run ("did you mean"); anything else is the warning."""
+        hint = suggestion(unknown_of(h), choices)
+        if hint:
+            problems.add("groups['%s']" % hint[0], "is not a group the model reads, but %s %s; did you mean '%s'?"
+                         % (h, why, hint[1]), "rename the group to %s (the model's groups: %s)."
+                         % (hint[1], ", ".join(sorted(service | {KVM_GROUP, VM_GROUP}))))
+        else:
+            warnings.append(warning)
+
     for h in sorted(host_groups):
         var = "hostvars['%s']" % h
-        mine = host_groups[h]
-        unknown = unknown_of(h)
-        if _has(hv, h, "kvm_memory_mb") and h not in kvm_hosts and not (mine & (service | {VM_GROUP})):
-            hint = suggestion(unknown, [KVM_GROUP])
-            if hint:
-                problems.add("groups['%s']" % hint[0], "is not a group the model reads, but holds %s with "
-                             "kvm_memory_mb; did you mean '%s'?" % (h, hint[1]),
-                             "rename the group to %s." % hint[1])
-            else:
-                warnings.append("%s.kvm_memory_mb is set but %s is not in group %s (groups: %s): it is not used "
-                                "as a KVM host." % (var, h, KVM_GROUP, ", ".join(sorted(mine)) or "none"))
+        mine = ", ".join(sorted(host_groups[h])) or "none"
+        if _has(hv, h, "kvm_memory_mb") and h not in kvm_hosts and not (host_groups[h] & (service | {VM_GROUP})):
+            misfiled(h, [KVM_GROUP], "has kvm_memory_mb",
+                     "%s.kvm_memory_mb is set but %s is not in group %s (groups: %s): it is not used as a KVM host."
+                     % (var, h, KVM_GROUP, mine))
         if h in kvm_hosts:
             continue
         if _has(hv, h, "vm_memory_mb") and h not in vms:
-            hint = suggestion(unknown, service | {VM_GROUP})
-            if hint:
-                problems.add("groups['%s']" % hint[0], "is not a group the model reads, but holds %s with "
-                             "vm_memory_mb; did you mean '%s'?" % (h, hint[1]),
-                             "rename the group to %s (service groups: %s)." % (hint[1], ", ".join(sorted(service))))
-            else:
-                warnings.append("%s.vm_memory_mb is set but %s is in no service group and not in %s (groups: %s): "
-                                "no VM is built for it." % (var, h, VM_GROUP, ", ".join(sorted(mine)) or "none"))
+            misfiled(h, service | {VM_GROUP}, "has vm_memory_mb",
+                     "%s.vm_memory_mb is set but %s is in no service group and not in %s (groups: %s): no VM is "
+                     "built for it." % (var, h, VM_GROUP, mine))
         elif h in vms and not vms[h]["groups"]:
-            hint = suggestion(unknown, service)
-            if hint:
-                problems.add("groups['%s']" % hint[0], "is not a service group, and VM %s is in no other; did you "
-                             "mean '%s'?" % (h, hint[1]),
-                             "rename the group to %s (service groups: %s)." % (hint[1], ", ".join(sorted(service))))
-            else:
-                warnings.append("VM %s is in group %s only: it is built and gets the baseline, but no service is "
-                                "deployed on it and DNS names only the host (service groups: %s)."
-                                % (h, VM_GROUP, ", ".join(sorted(service))))
+            misfiled(h, service, "is a VM in no service group",
+                     "VM %s is in group %s only: it is built and gets the baseline, but no service is deployed on "
+                     "it and DNS names only the host (service groups: %s)." % (h, VM_GROUP, ", ".join(sorted(service))))
         if h in vms:
             for a, b, why in SERVICE_CONFLICTS:
                 if a in vms[h]["groups"] and b in vms[h]["groups"]:
