@@ -7,8 +7,14 @@ written here (it shares no code with plugins/plugin_utils/placement.py). For
 comparison the same instances are also solved by plain first-fit-decreasing
 (the baseline). Objective: all VMs placed on as few hosts as possible.
 
+Stability (reality first): 1000 random sequences on 10 hosts start from 100
+placed VMs, remove a few at random and add one; the VMs already placed keep
+their host as the placement's pins (``current``), as playbooks/placement.yml
+does. The baseline in the same run places every VM afresh from the inventory,
+as the model did before: ``moved_on_add`` counts VMs that would change host.
+
 Prints, last, one line:
-  placement: optimal=<pct>% worst_ratio=<x> time_1000vms_100hosts=<s>s
+  placement: optimal=<pct>% worst_ratio=<x> time_1000vms_100hosts=<s>s moved_on_add=<n> moved_on_add_baseline=<n>
 
 Exit status is non-zero only when a placement is invalid or breaks the FFD
 bound (11/9 OPT + 6/9); the figures themselves are reported, not asserted.
@@ -140,6 +146,37 @@ def big_instance(seed=1):
     return hosts, vms
 
 
+def stability(rng, sequences, n_hosts=10, n_vms=100):
+    """(moved with reality first, moved when placed afresh, adds done) over random add/remove sequences."""
+    moved = moved_fresh = adds = 0
+    for seq in range(sequences):
+        hosts = [{"name": "h%02d" % i, "capacity_mb": rng.choice(HOST_RAM) * 2, "vcpus": 32, "vcpu_capacity": 128,
+                  "disk_capacity_gb": 4000} for i in range(n_hosts)]
+        vms = [{"name": "s%d-v%03d" % (seq, i), "demand_mb": rng.choice(SIZES[:8]) + 200, "vcpus": rng.choice([1, 2]),
+                "disk_gb": 20, "anti_affinity": ["pair%d" % (i // 2)] if i < 20 else [], "pin": None}
+               for i in range(n_vms)]
+        try:
+            where = placement.place(hosts, vms)["placement"]
+        except PlacementError:
+            continue
+        for _ in range(rng.randint(0, 3)):          # some VMs go away
+            gone = rng.choice(vms)
+            vms.remove(gone)
+            where.pop(gone["name"])
+        new = {"name": "s%d-new" % seq, "demand_mb": rng.choice(SIZES) + 200, "vcpus": rng.choice([1, 2, 4]),
+               "disk_gb": 20, "anti_affinity": [], "pin": None}
+        current = [dict(v, pin=where[v["name"]], current=True) for v in vms]
+        try:
+            kept = placement.place(hosts, current + [new])["placement"]
+            fresh = placement.place(hosts, vms + [new])["placement"]
+        except PlacementError:
+            continue
+        adds += 1
+        moved += sum(1 for v in vms if kept[v["name"]] != where[v["name"]])
+        moved_fresh += sum(1 for v in vms if fresh[v["name"]] != where[v["name"]])
+    return moved, moved_fresh, adds
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--instances", type=int, default=1000)
@@ -199,6 +236,10 @@ def main():
         bad.append("1000-VM instance: invalid placement")
     t_big = statistics.median(times)
 
+    t0 = time.perf_counter()
+    moved, moved_fresh, adds = stability(random.Random(args.seed), 50 if args.quick else 1000)
+    t_stab = time.perf_counter() - t0
+
     pct = 100.0 * optimal / max(1, feasible)
     ffd_pct = 100.0 * ffd_optimal / max(1, feasible)
     print("instances: %d (feasible %d, infeasible %d), seed %d" % (n, feasible, infeasible, args.seed))
@@ -211,9 +252,15 @@ def main():
           % (t_ours, t_opt, t_ours / t_opt if t_opt else float("nan")))
     print("1000 VMs over 100 hosts: runs %s s, hosts used %d, method %s"
           % (", ".join("%.3f" % t for t in times), big["hosts_used"], big["method"]))
+    print("stability: %d adds to 10 hosts x ~100 placed VMs (%.1f s): VMs moved with reality first %d, "
+          "placed afresh from the inventory (baseline) %d (%.2f per add)"
+          % (adds, t_stab, moved, moved_fresh, moved_fresh / float(max(1, adds))))
+    if moved:
+        bad.append("reality first moved %d placed VMs" % moved)
     for line in bad[:20]:
         print("PROBLEM: %s" % line)
-    print("placement: optimal=%.1f%% worst_ratio=%.3f time_1000vms_100hosts=%.3fs" % (pct, worst, t_big))
+    print("placement: optimal=%.1f%% worst_ratio=%.3f time_1000vms_100hosts=%.3fs moved_on_add=%d "
+          "moved_on_add_baseline=%d" % (pct, worst, t_big, moved, moved_fresh))
     return 1 if bad else 0
 
 

@@ -27,6 +27,14 @@ options:
     description: Ansible's C(hostvars); only C(kvm_*), C(vm_*) and C(ansible_host) are read.
     type: dict
     required: true
+  current:
+    description:
+      - "Where each VM is defined now: a mapping of KVM host to the list of VM names defined there (set by
+        C(playbooks/placement.yml) from M(smbvdc.datacenter.kvm_host_info))."
+      - Those VMs stay on their host; only new VMs are placed. A VM defined on two hosts, or pinned with
+        C(vm_host) to another host than its own, fails naming the hosts.
+      - Leave it out to plan from the inventory alone.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -51,9 +59,9 @@ from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import model as 
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
 
 
-def branch_model(branch, groups, hostvars):
+def branch_model(branch, groups, hostvars, current=None):
     try:
-        return model_mod.build_model(branch, {"groups": groups, "hostvars": hostvars})
+        return model_mod.build_model(branch, {"groups": groups, "hostvars": hostvars}, current=current)
     except ModelError as exc:
         raise AnsibleFilterError(str(exc))
     except ImportError as exc:

@@ -282,9 +282,10 @@ def placement_inputs(kvm_hosts, vms, settings):
     overhead = settings.get("vm_overhead_mb", budget_mod.DEFAULT_VM_OVERHEAD_MB)
     demands = []
     for v in vms:
-        pin = v.get("pin") or (v.get("kvm_host") if v.get("pinned") else None)
+        current = v.get("current") or (v.get("kvm_host") if v.get("placed_by") == "current" else None)
+        pin = v.get("pin") or current or (v.get("kvm_host") if v.get("pinned") else None)
         demands.append({"name": v["name"], "demand_mb": budget_mod.vm_demand_mb(v["memory_mb"], overhead),
-                        "vcpus": v["vcpus"], "disk_gb": v["disk_gb"], "pin": pin,
+                        "vcpus": v["vcpus"], "disk_gb": v["disk_gb"], "pin": pin, "current": bool(current),
                         "anti_affinity": v.get("anti_affinity", [])})
     return hosts, demands
 
@@ -384,12 +385,53 @@ def _dns_warnings(domain, mail_domains, networks, services, mail_settings):
     return out
 
 
-def build_model(branch, inventory):
+def _reality(current, kvm_hosts, vms, problems):
+    """Where each VM is defined now: ``current`` is ``{kvm host: [domain names]}`` (playbooks/placement.yml).
+
+    A VM defined on one host stays there (its ``current``); one defined on
+    two hosts, or pinned by vm_host to another host than its own, stops the
+    run: both would otherwise end in a second copy or a rebuilt, empty VM.
+    """
+    if current is None:
+        return
+    if not isinstance(current, dict):
+        problems.add("smbvdc_current_domains", "must map KVM hosts to lists of domain names, got %r." % (current,),
+                     "let playbooks/placement.yml set it.")
+        return
+    where = {}
+    for host in sorted(current):
+        names = current[host]
+        if host not in kvm_hosts or not isinstance(names, (list, tuple)):
+            continue
+        for name in names:
+            if name in vms:
+                where.setdefault(name, []).append(host)
+    for name, hosts in sorted(where.items()):
+        var = "hostvars['%s']" % name
+        if len(hosts) > 1:
+            problems.add(var, "is defined on %s: a VM must exist on one KVM host only, and the run would not know "
+                         "which copy holds the data." % " and ".join(hosts),
+                         "find the copy that is current (its disk's last write, its uptime), undefine the other one "
+                         "on its host (virsh undefine %s, keep the disk until you are sure), then run again."
+                         % name)
+        elif vms[name]["pin"] and vms[name]["pin"] != hosts[0]:
+            problems.add(var + ".vm_host", "pins %s to %s, but it is defined on %s: a converge never moves a VM "
+                         "(it would build an empty copy)." % (name, vms[name]["pin"], hosts[0]),
+                         "move it explicitly (live migration with its storage, docs/multi-host.md), or set "
+                         "vm_host: %s." % hosts[0])
+        else:
+            vms[name]["current"] = hosts[0]
+
+
+def build_model(branch, inventory, current=None):
     """Validate and normalise a branch; place its VMs; plan its addresses.
 
     :param branch: the ``smbvdc_branch`` mapping.
     :param inventory: ``{"groups": {...}, "hostvars": {...}}`` (Ansible's
         ``groups`` and ``hostvars`` work as they are).
+    :param current: ``{kvm host: [VM names defined there now]}`` (reality
+        first: those VMs stay where they are; only new VMs are placed).
+        ``None``: plan from the inventory alone (preflight, capacity).
     :raises ModelError: listing every problem, each naming its variable.
     """
     problems = Collector()
@@ -520,6 +562,7 @@ def build_model(branch, inventory):
                   "groups": service_groups, "want_ipv4": want4, "want_ipv6": want6}
 
     _check_groups(groups, hv, vms, kvm_hosts, problems, warnings)
+    _reality(current, kvm_hosts, vms, problems)
 
     # --- services -------------------------------------------------------------
     services = {g: sorted(h for h in groups.get(g, []) if h in vms or h in external) for g in SERVICE_GROUP_NAMES}
@@ -608,6 +651,7 @@ def build_model(branch, inventory):
         out_vms[h] = {"name": h, "fqdn": v["fqdn"], "memory_mb": v["memory_mb"], "vcpus": v["vcpus"],
                       "disk_gb": v["disk_gb"], "network": v["network"], "groups": v["groups"],
                       "anti_affinity": v["anti_affinity"], "pinned": bool(v["pin"]),
+                      "placed_by": "vm_host" if v["pin"] else ("current" if v.get("current") else "placement"),
                       "kvm_host": plan["placement"][h], "ipv4": a["ipv4"], "ipv6": a["ipv6"],
                       "ptr4": ipplan.reverse_pointer(a["ipv4"]) if a["ipv4"] else None,
                       "ptr6": ipplan.reverse_pointer(a["ipv6"]) if a["ipv6"] else None}

@@ -7,6 +7,10 @@ Objective: every VM placed, RAM (strict seed rule), vCPU and disk within each
 host's capacity, anti-affinity respected, and as few hosts used as possible,
 so whole hosts stay free to take over a failed one's VMs or for maintenance.
 
+Reality first: a VM that is defined on a host now comes with ``current`` and
+that host as its pin, so it stays where it is; only new VMs are placed (a
+move is an explicit migration, never a side effect of adding a VM).
+
 Method: pinned VMs first, then first-fit-decreasing by host RAM demand (FFD,
 within 11/9 OPT + 6/9 hosts for bin packing). For small sets (up to
 ``EXACT_MAX_VMS`` unpinned VMs) an exact branch-and-bound search then tries to
@@ -85,6 +89,8 @@ def _normalise_vm(vm):
         "vcpus": int(vm.get("vcpus", 1)),
         "disk_gb": int(vm.get("disk_gb", 0)),
         "pin": vm.get("pin"),
+        # the pin is where the VM is defined now (reality first), not vm_host
+        "current": bool(vm.get("current")),
         "anti_affinity": sorted(set(vm.get("anti_affinity") or [])),
     }
 
@@ -271,6 +277,13 @@ def place(hosts, vms, exact_max_vms=EXACT_MAX_VMS, node_limit=EXACT_NODE_LIMIT):
                                     "use one of %s or remove vm_host." % ", ".join(sorted(names))))
             continue
         if not h.fits(vm, limits):
+            if vm["current"]:
+                problems.append(Problem("hostvars['%s'].vm_memory_mb" % vm["name"],
+                                        "is defined on %s (it stays there: a converge never moves a VM), where it "
+                                        "no longer fits: %s." % (h.name, _shortfall(h, vm, limits)),
+                                        "lower vm_memory_mb/vm_vcpus/vm_disk_gb, give %s more capacity, or move a VM "
+                                        "off it explicitly (docs/multi-host.md)." % h.name))
+                continue
             problems.append(Problem("hostvars['%s'].vm_host" % vm["name"],
                                     "pinned to %s, where it does not fit: %s." % (h.name, _shortfall(h, vm, limits)),
                                     "pin it elsewhere, lower vm_memory_mb/vm_vcpus/vm_disk_gb, or give %s more capacity."
