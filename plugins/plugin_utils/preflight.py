@@ -130,15 +130,20 @@ def check_layers(model, hostvars):
     """
     problems = Collector()
     zones = []
-    try:
-        # DKIM keys are made by the mail layer; their records are checked there.
-        zones = sorted(dns_mod.build_zones(model, {}))
-    except ModelError as exc:
-        problems.problems.extend(exc.problems)
+    checked = ["tsig", "mail accounts"]
+    # A branch without a DNS server has no zones to serve (the DNS layer has
+    # no host to run on); DKIM keys are made by the mail layer, and their
+    # records are checked there.
+    if model["services"].get("dns_primary"):
+        checked.insert(0, "dns zones")
+        try:
+            zones = sorted(dns_mod.build_zones(model, {}))
+        except ModelError as exc:
+            problems.problems.extend(exc.problems)
     _tsig(model, hostvars, problems)
     _mail(model, hostvars, problems)
     problems.raise_if_any(ModelError, title="the branch's layers would fail on this inventory")
-    return {"zones": zones, "checked": ["dns zones", "tsig", "mail accounts"]}
+    return {"zones": zones, "checked": checked}
 
 
 # --- the inventory's files -------------------------------------------------

@@ -376,3 +376,13 @@ def test_good_layers_pass_preflight():
     hv["ns1"]["nsd_tsig_secret"] = "K2tf3TRjvQkVCmJF3/Z9vA=="
     out = preflight.check_layers(m, hv)
     assert "lab.smbvdc.test" in out["zones"]
+
+
+def test_a_branch_without_dns_servers_passes_the_layer_preflight():
+    b, inv = lab()
+    inv["groups"]["dns_primary"] = []
+    inv["groups"]["dns_secondary"] = []
+    inv["groups"]["mail"] = []
+    m = model.build_model(b, inv)
+    out = preflight.check_layers(m, inv["hostvars"])
+    assert out["zones"] == [] and "dns zones" not in out["checked"]
