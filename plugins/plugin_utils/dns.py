@@ -46,6 +46,8 @@ DEFAULTS = {
     "verification": [],
     "caa": [],
     "apex_web": True,
+    # secondaries that live in another branch's inventory (validate_remote_secondaries)
+    "remote_secondaries": [],
     "service_names": {
         "mail": ["mail", "webmail"],
         "web": ["www"],
@@ -237,6 +239,52 @@ def mailto_domains(uris):
     return out
 
 
+def validate_remote_secondaries(value, own_branch, problems):
+    """Normalise ``smbvdc_branch.dns.remote_secondaries``: DNS secondaries in other branches' inventories.
+
+    Each entry is ``{branch: <smbvdc_branch.name there>, host: <inventory name there>, address: <IP, optional>}``.
+    The model treats each as an outside secondary named ``<host>.<branch>``
+    (docs/multi-branch.md); ``plugins/plugin_utils/branches.py`` checks it
+    against the other branch when the branches are validated together.
+    """
+    var = "smbvdc_branch.dns.remote_secondaries"
+    fix = "write a list of {branch: <other branch name>, host: <its DNS server>, address: <its IP>} (docs/multi-branch.md)."
+    if not isinstance(value, list):
+        problems.add(var, "must be a list, got %r." % (value,), fix)
+        return []
+    out, seen = [], set()
+    for i, entry in enumerate(value):
+        v = "%s[%d]" % (var, i)
+        if not isinstance(entry, dict) or set(entry) - {"branch", "host", "address"}:
+            problems.add(v, "must be a mapping with the keys branch, host and (optionally) address, got %r." % (entry,), fix)
+            continue
+        branch, host, address = entry.get("branch"), entry.get("host"), entry.get("address")
+        bad = [k for k, x in (("branch", branch), ("host", host))
+               if not isinstance(x, str) or not re.match(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", x)]
+        for k in bad:
+            problems.add("%s.%s" % (v, k), "must be a short lowercase name, got %r." % (entry.get(k),),
+                         "the other branch's smbvdc_branch.name and the secondary's inventory name there.")
+        if bad:
+            continue
+        if branch == own_branch:
+            problems.add(v + ".branch", "names this branch (%s); a secondary of this branch is a host in group "
+                         "dns_secondary." % branch, "put %s into dns_secondary instead." % host)
+            continue
+        if address is not None:
+            try:
+                address = str(ipaddress.ip_address(str(address)))
+            except ValueError:
+                problems.add(v + ".address", "%r is not an IP address." % (address,),
+                             "give the secondary's IPv4 or IPv6 address, or leave address out.")
+                continue
+        if (branch, host) in seen:
+            problems.add(v, "%s of branch %s is listed twice." % (host, branch), "remove the duplicate.")
+            continue
+        seen.add((branch, host))
+        out.append({"branch": branch, "host": host, "address": address, "name": "%s.%s" % (host, branch)})
+    return out
+
+
 def validate_settings(branch, problems):
     """Normalise ``smbvdc_branch.dns`` and ``smbvdc_branch.mail``; record problems."""
     out = dict(DEFAULTS)
@@ -261,6 +309,8 @@ def validate_settings(branch, problems):
             if not isinstance(value, list):
                 problems.add(var, "must be a list, got %r." % (value,), "write it as a YAML list.")
                 continue
+        elif key == "remote_secondaries":
+            value = validate_remote_secondaries(value, branch.get("name"), problems)
         elif key == "service_names":
             if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
                 problems.add(var, "must map service groups to lists of names.", "e.g. {web: [www]}")

@@ -35,7 +35,9 @@ LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 HOST_VAR_KEYS = ("kvm_memory_mb", "kvm_vcpus", "kvm_disk_gb", "kvm_os_reserve_mb", "kvm_site", "kvm_addresses",
                  "vm_memory_mb", "vm_vcpus", "vm_disk_gb", "vm_network", "vm_address", "vm_address6", "vm_host",
-                 "vm_anti_affinity", "ansible_host")
+                 "vm_anti_affinity", "vm_state", "ansible_host")
+# vm_state of a VM (the vm role converges it; docs/vm-lifecycle.md).
+VM_STATES = ("running", "defined", "shutdown", "destroyed", "paused", "saved", "undefined")
 BRANCH_KEYS = ("name", "domain", "mail_domains", "sites", "networks", "budget", "dns", "mail", "description")
 NETWORK_KEYS = ("name", "site", "mode", "bridge", "ipv4", "gateway4", "ipv6", "gateway6", "pool_start", "reverse_parent",
                 "description")
@@ -423,6 +425,25 @@ def _reality(current, kvm_hosts, vms, problems):
             vms[name]["current"] = hosts[0]
 
 
+def _remote_secondaries(dns_settings, external, services, warnings):
+    """DNS secondaries in other branches (smbvdc_branch.dns.remote_secondaries) as outside secondaries.
+
+    Each becomes ``external_hosts['<host>.<branch>']`` (a name no inventory
+    host can have). With its ``address`` it serves like any outside
+    secondary (NS record and glue, NOTIFY, transfers); without it, it waits
+    for the address, which playbooks/branches.yml prints from the other branch.
+    """
+    for r in dns_settings.get("remote_secondaries") or []:
+        external[r["name"]] = {"name": r["name"], "groups": ["dns_secondary"], "ansible_host": r["address"],
+                               "remote_branch": r["branch"], "remote_host": r["host"]}
+        if r["address"]:
+            services["dns_secondary"] = sorted(services["dns_secondary"] + [r["name"]])
+        else:
+            warnings.append("smbvdc_branch.dns.remote_secondaries: %s of branch %s has no address here, so it is left "
+                            "out of NS records and NOTIFY. Set its address (playbooks/branches.yml prints it from "
+                            "branch %s)." % (r["host"], r["branch"], r["branch"]))
+
+
 def build_model(branch, inventory, current=None):
     """Validate and normalise a branch; place its VMs; plan its addresses.
 
@@ -555,17 +576,24 @@ def build_model(branch, inventory, current=None):
                          "add ipv6 to smbvdc_branch.networks['%s'] or remove vm_address6." % network)
             want6 = None
         anti = [str(a) for a in _as_list(hv.get(h, "vm_anti_affinity"), var + ".vm_anti_affinity", problems)]
+        state = hv.get(h, "vm_state")
+        if state is not None and state not in VM_STATES:
+            problems.add(var + ".vm_state", "must be one of %s, got %r." % (", ".join(VM_STATES), state),
+                         "set a valid vm_state in the VM's host variables, or remove it (the vm role's "
+                         "vm_role_default_state applies).")
+            state = None
         if {"dns_primary", "dns_secondary"} & set(service_groups):
             anti.append("dns")
         vms[h] = {"name": h, "fqdn": "%s.%s" % (h, domain) if domain else h, "memory_mb": mem, "vcpus": vcpus,
                   "disk_gb": disk, "network": network, "pin": pin, "anti_affinity": sorted(set(anti)),
-                  "groups": service_groups, "want_ipv4": want4, "want_ipv6": want6}
+                  "groups": service_groups, "want_ipv4": want4, "want_ipv6": want6, "state": state}
 
     _check_groups(groups, hv, vms, kvm_hosts, problems, warnings)
     _reality(current, kvm_hosts, vms, problems)
 
     # --- services -------------------------------------------------------------
     services = {g: sorted(h for h in groups.get(g, []) if h in vms or h in external) for g in SERVICE_GROUP_NAMES}
+    _remote_secondaries(dns_settings, external, services, warnings)
     if len(services["dns_primary"]) > 1:
         problems.add("groups['dns_primary']", "has %d hosts (%s); a branch has one DNS primary."
                      % (len(services["dns_primary"]), ", ".join(services["dns_primary"])),
@@ -649,7 +677,7 @@ def build_model(branch, inventory, current=None):
     for h, v in sorted(vms.items()):
         a = addresses.get(h, {}).get(v["network"], {"ipv4": None, "ipv6": None})
         out_vms[h] = {"name": h, "fqdn": v["fqdn"], "memory_mb": v["memory_mb"], "vcpus": v["vcpus"],
-                      "disk_gb": v["disk_gb"], "network": v["network"], "groups": v["groups"],
+                      "disk_gb": v["disk_gb"], "network": v["network"], "groups": v["groups"], "state": v["state"],
                       "anti_affinity": v["anti_affinity"], "pinned": bool(v["pin"]),
                       "placed_by": "vm_host" if v["pin"] else ("current" if v.get("current") else "placement"),
                       "kvm_host": plan["placement"][h], "ipv4": a["ipv4"], "ipv6": a["ipv6"],
