@@ -13,8 +13,17 @@ their host as the placement's pins (``current``), as playbooks/placement.yml
 does. The baseline in the same run places every VM afresh from the inventory,
 as the model did before: ``moved_on_add`` counts VMs that would change host.
 
+Rebalance: seeded random branches (3-6 hosts, 6-30 VMs defined where they
+were first put, anti-affinity pairs that may share a host, as in a branch
+that grew from one host) are rebalanced for anti_affinity, free_hosts or
+both. ``rebalance_moves_ratio`` is the live migrations of all plans over the
+sum of their lower bounds (``placement.rebalance_lower_bound``: no plan can
+use fewer; 1.000 means every plan met its bound). Every plan is replayed
+here move by move against the budgets. The baseline in the same run places
+the same VMs afresh (``place()``) and counts the VMs that change host.
+
 Prints, last, one line:
-  placement: optimal=<pct>% worst_ratio=<x> time_1000vms_100hosts=<s>s moved_on_add=<n> moved_on_add_baseline=<n>
+  placement: optimal=<pct>% worst_ratio=<x> time_1000vms_100hosts=<s>s moved_on_add=<n> rebalance_moves_ratio=<r>
 
 Exit status is non-zero only when a placement is invalid or breaks the FFD
 bound (11/9 OPT + 6/9); the figures themselves are reported, not asserted.
@@ -177,6 +186,69 @@ def stability(rng, sequences, n_hosts=10, n_vms=100):
     return moved, moved_fresh, adds
 
 
+def rebalance_branch(rng):
+    n_hosts = rng.randint(3, 6)
+    hosts = [{"name": "k%d" % i, "capacity_mb": rng.choice(HOST_RAM), "vcpus": 8, "vcpu_capacity": 32,
+              "disk_capacity_gb": 1000} for i in range(n_hosts)]
+    n_vms = rng.randint(6, 30)
+    pairs = rng.randint(1, 4)
+    vms = [{"name": "v%02d" % i, "demand_mb": rng.choice(SIZES[:7]) + 200, "vcpus": rng.choice([1, 1, 2]),
+            "disk_gb": rng.choice([10, 20]), "anti_affinity": ["pair%d" % (i // 2)] if i < 2 * pairs else [],
+            "pin": None} for i in range(n_vms)]
+    used = {h["name"]: [0, 0] for h in hosts}
+    where = {}
+    # defined where they were first put: the first hosts fill first (a branch that grew)
+    for v in vms:
+        for h in hosts[:rng.randint(1, n_hosts)]:
+            u = used[h["name"]]
+            if u[0] + v["demand_mb"] < h["capacity_mb"] and u[1] + v["vcpus"] <= h["vcpu_capacity"]:
+                u[0] += v["demand_mb"]
+                u[1] += v["vcpus"]
+                where[v["name"]] = h["name"]
+                break
+    return hosts, vms, where
+
+
+def replay_ok(hosts, vms, plan):
+    """Every intermediate state of the plan within RAM, vCPU and disk (checked here, not by placement.py)."""
+    where = dict(plan["before"])
+    byname = {v["name"]: v for v in vms}
+    for step in plan["moves"]:
+        where[step["vm"]] = step["to"]
+        if not valid(hosts, [byname[n] for n in where], where):
+            return False
+    return where == plan["after"]
+
+
+def rebalance_figures(rng, branches):
+    """(moves, lower bounds, baseline moves, bounds for the baseline, plans, refused, invalid, seconds)."""
+    goals = (["anti_affinity"], ["free_hosts"], ["anti_affinity", "free_hosts"])
+    moves = bound = base_moves = base_bound = plans = refused = invalid = 0
+    t0 = time.perf_counter()
+    for i in range(branches):
+        hosts, vms, where = rebalance_branch(rng)
+        goal = goals[i % 3]
+        try:
+            plan = placement.rebalance_plan(hosts, vms, where, goal)
+        except PlacementError:
+            refused += 1
+            continue
+        plans += 1
+        if not replay_ok(hosts, vms, plan):
+            invalid += 1
+        if plan["lower_bound"] == 0:
+            continue
+        moves += plan["moves_count"]
+        bound += plan["lower_bound"]
+        try:
+            fresh = placement.place(hosts, [v for v in vms if v["name"] in where])["placement"]
+        except PlacementError:
+            continue
+        base_moves += sum(1 for n in where if fresh[n] != where[n])
+        base_bound += plan["lower_bound"]
+    return moves, bound, base_moves, base_bound, plans, refused, invalid, time.perf_counter() - t0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--instances", type=int, default=1000)
@@ -240,6 +312,10 @@ def main():
     moved, moved_fresh, adds = stability(random.Random(args.seed), 50 if args.quick else 1000)
     t_stab = time.perf_counter() - t0
 
+    r_moves, r_bound, r_base, r_base_bound, r_plans, r_refused, r_invalid, t_reb = rebalance_figures(
+        random.Random(args.seed), 100 if args.quick else 600)
+    r_ratio = r_moves / float(r_bound) if r_bound else float("nan")
+
     pct = 100.0 * optimal / max(1, feasible)
     ffd_pct = 100.0 * ffd_optimal / max(1, feasible)
     print("instances: %d (feasible %d, infeasible %d), seed %d" % (n, feasible, infeasible, args.seed))
@@ -255,12 +331,19 @@ def main():
     print("stability: %d adds to 10 hosts x ~100 placed VMs (%.1f s): VMs moved with reality first %d, "
           "placed afresh from the inventory (baseline) %d (%.2f per add)"
           % (adds, t_stab, moved, moved_fresh, moved_fresh / float(max(1, adds))))
+    print("rebalance: %d random branches (%.1f s), %d plans, %d refused (no valid final state or order); "
+          "live migrations %d against a lower bound of %d (ratio %.3f); placed afresh (baseline) %d VMs would "
+          "change host against the same bounds %d (ratio %.3f)"
+          % (r_plans + r_refused, t_reb, r_plans, r_refused, r_moves, r_bound, r_ratio, r_base, r_base_bound,
+             r_base / float(r_base_bound) if r_base_bound else float("nan")))
     if moved:
         bad.append("reality first moved %d placed VMs" % moved)
+    if r_invalid:
+        bad.append("%d rebalance plans overfill a host at some step" % r_invalid)
     for line in bad[:20]:
         print("PROBLEM: %s" % line)
     print("placement: optimal=%.1f%% worst_ratio=%.3f time_1000vms_100hosts=%.3fs moved_on_add=%d "
-          "moved_on_add_baseline=%d" % (pct, worst, t_big, moved, moved_fresh))
+          "rebalance_moves_ratio=%.3f" % (pct, worst, t_big, moved, r_ratio))
     return 1 if bad else 0
 
 
