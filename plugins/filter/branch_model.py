@@ -53,21 +53,13 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import model as model_mod
-from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter
 def branch_model(branch, groups, hostvars, current=None):
-    try:
-        return model_mod.build_model(branch, {"groups": groups, "hostvars": hostvars}, current=current)
-    except ModelError as exc:
-        raise AnsibleFilterError(str(exc))
-    except ImportError as exc:
-        raise AnsibleFilterError("smbvdc.datacenter.branch_model: %s" % exc)
+    return model_mod.build_model(branch, {"groups": groups, "hostvars": hostvars}, current=current)
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"branch_model": branch_model}
+FilterModule = filter_module(branch_model)

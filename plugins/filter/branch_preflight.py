@@ -37,21 +37,13 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import preflight
-from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter(needs=("services",))
 def branch_preflight(model, hostvars):
-    if not isinstance(model, dict) or "services" not in model:
-        raise AnsibleFilterError("smbvdc.datacenter.branch_preflight: input must be the branch model")
-    try:
-        return preflight.check_layers(model, hostvars)
-    except (ModelError, ImportError) as exc:
-        raise AnsibleFilterError(str(exc))
+    return preflight.check_layers(model, hostvars)
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"branch_preflight": branch_preflight}
+FilterModule = filter_module(branch_preflight)

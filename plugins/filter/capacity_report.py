@@ -35,25 +35,19 @@ _value:
   elements: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import report
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter(needs=("kvm_hosts",))
 def capacity_report(model, vm_size_mb=1024):
-    if not isinstance(model, dict) or "kvm_hosts" not in model:
-        raise AnsibleFilterError("smbvdc.datacenter.capacity_report: input must be a branch model "
-                                 "(smbvdc_branch | smbvdc.datacenter.branch_model(groups, hostvars))")
     try:
         size = int(vm_size_mb)
-        if size <= 0:
-            raise ValueError
     except (TypeError, ValueError):
-        raise AnsibleFilterError("smbvdc.datacenter.capacity_report: vm_size_mb must be a positive integer, got %r"
-                                 % (vm_size_mb,))
+        size = 0
+    if size <= 0:
+        raise ValueError("vm_size_mb must be a positive integer, got %r" % (vm_size_mb,))
     return report.capacity_lines(model, size)
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"capacity_report": capacity_report}
+FilterModule = filter_module(capacity_report)

@@ -31,17 +31,13 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import dns
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter(needs=("services",))
 def dns_servers(model):
-    if not isinstance(model, dict) or "services" not in model:
-        raise AnsibleFilterError("smbvdc.datacenter.dns_servers: input must be the branch model")
     return dns.server_addresses(model)
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"dns_servers": dns_servers}
+FilterModule = filter_module(dns_servers)

@@ -43,20 +43,15 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import dns
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter
 def dns_zone_text(zone, model, previous="", header=""):
     if not isinstance(zone, dict) or "records" not in zone or "origin" not in zone:
-        raise AnsibleFilterError("smbvdc.datacenter.dns_zone_text: input must be one zone of dns_zones")
-    try:
-        return dns.render_zone(zone, model, previous_text=previous or "", header=header or "")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AnsibleFilterError("smbvdc.datacenter.dns_zone_text: %s" % exc)
+        raise ValueError("input must be one zone of dns_zones")
+    return dns.render_zone(zone, model, previous_text=previous or "", header=header or "")
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"dns_zone_text": dns_zone_text}
+FilterModule = filter_module(dns_zone_text)

@@ -38,22 +38,14 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import dns
-from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter(needs=("services",))
 def dns_zones(model, dkim_keys=None):
-    if not isinstance(model, dict) or "services" not in model:
-        raise AnsibleFilterError("smbvdc.datacenter.dns_zones: input must be the branch model")
-    try:
-        zones = dns.build_zones(model, dkim_keys or {})
-    except (ModelError, ImportError) as exc:
-        raise AnsibleFilterError(str(exc))
+    zones = dns.build_zones(model, dkim_keys or {})
     return {name: dict(z, records=[list(r) for r in z["records"]]) for name, z in zones.items()}
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"dns_zones": dns_zones}
+FilterModule = filter_module(dns_zones)

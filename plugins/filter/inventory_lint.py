@@ -35,19 +35,17 @@ _value:
   elements: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import preflight
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter
 def inventory_lint(sources):
     if isinstance(sources, str):
         sources = [sources]
     if not isinstance(sources, (list, tuple)):
-        raise AnsibleFilterError("smbvdc.datacenter.inventory_lint: input must be a list of inventory paths")
+        raise TypeError("input must be a list of inventory paths")
     return preflight.lint_inventory([str(s) for s in sources])
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"inventory_lint": inventory_lint}
+FilterModule = filter_module(inventory_lint)

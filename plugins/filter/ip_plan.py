@@ -41,34 +41,27 @@ _value:
   type: raw
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import ipplan
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter
 def ip_plan(data):
-    try:
-        if isinstance(data, str):
-            return ipplan.reverse_zones(data)
-        if isinstance(data, dict) and "networks" in data and "vms" in data:
-            hosts = {}
-            for name, v in data["vms"].items():
-                hosts[name] = {"kind": "vm", "network": v["network"], "ipv4": v["ipv4"], "ipv6": v["ipv6"],
-                               "ptr4": v["ptr4"], "ptr6": v["ptr6"], "fqdn": v["fqdn"]}
-            for name, k in data["kvm_hosts"].items():
-                for net, a in sorted(k.get("addresses", {}).items()):
-                    hosts.setdefault(name, {"kind": "kvm_host", "network": net, "ipv4": a["ipv4"], "ipv6": a["ipv6"],
-                                            "ptr4": ipplan.reverse_pointer(a["ipv4"]) if a["ipv4"] else None,
-                                            "ptr6": ipplan.reverse_pointer(a["ipv6"]) if a["ipv6"] else None,
-                                            "fqdn": k["fqdn"]})
-            return {"networks": data["networks"], "hosts": dict(sorted(hosts.items()))}
-        raise ValueError("input must be a branch model or a subnet string, got %r" % (data,))
-    except ImportError as exc:
-        raise AnsibleFilterError("smbvdc.datacenter.ip_plan: %s" % exc)
-    except Exception as exc:  # netaddr raises its own AddrFormatError
-        raise AnsibleFilterError("smbvdc.datacenter.ip_plan: %s" % exc)
+    if isinstance(data, str):
+        return ipplan.reverse_zones(data)
+    if isinstance(data, dict) and "networks" in data and "vms" in data:
+        hosts = {}
+        for name, v in data["vms"].items():
+            hosts[name] = {"kind": "vm", "network": v["network"], "ipv4": v["ipv4"], "ipv6": v["ipv6"],
+                           "ptr4": v["ptr4"], "ptr6": v["ptr6"], "fqdn": v["fqdn"]}
+        for name, k in data["kvm_hosts"].items():
+            for net, a in sorted(k.get("addresses", {}).items()):
+                hosts.setdefault(name, {"kind": "kvm_host", "network": net, "ipv4": a["ipv4"], "ipv6": a["ipv6"],
+                                        "ptr4": ipplan.reverse_pointer(a["ipv4"]) if a["ipv4"] else None,
+                                        "ptr6": ipplan.reverse_pointer(a["ipv6"]) if a["ipv6"] else None,
+                                        "fqdn": k["fqdn"]})
+        return {"networks": data["networks"], "hosts": dict(sorted(hosts.items()))}
+    raise ValueError("input must be a branch model or a subnet string, got %r" % (data,))
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"ip_plan": ip_plan}
+FilterModule = filter_module(ip_plan)

@@ -60,23 +60,15 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import mail
-from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter(needs=("mail_domains",))
 def mail_accounts(model, mailboxes, aliases=None, passwords=None, postmaster=None, default_quota="1G",
                   vmail_dir="/var/vmail"):
-    if not isinstance(model, dict) or "mail_domains" not in model:
-        raise AnsibleFilterError("smbvdc.datacenter.mail_accounts: input must be the branch model")
-    try:
-        return mail.build_accounts(model, mailboxes, aliases or [], passwords or {}, postmaster or None,
-                                   default_quota=default_quota, vmail_dir=vmail_dir)
-    except ModelError as exc:
-        raise AnsibleFilterError(str(exc))
+    return mail.build_accounts(model, mailboxes, aliases or [], passwords or {}, postmaster or None,
+                               default_quota=default_quota, vmail_dir=vmail_dir)
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"mail_accounts": mail_accounts}
+FilterModule = filter_module(mail_accounts)

@@ -44,21 +44,13 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import mail
-from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter(needs=("mail_domains",))
 def mail_dkim_keys(model, public_key, selector=None, domains=None):
-    if not isinstance(model, dict) or "mail_domains" not in model:
-        raise AnsibleFilterError("smbvdc.datacenter.mail_dkim_keys: input must be the branch model")
-    try:
-        return mail.dkim_dns_keys(model, public_key, selector=selector or None, domains=domains)
-    except ModelError as exc:
-        raise AnsibleFilterError(str(exc))
+    return mail.dkim_dns_keys(model, public_key, selector=selector or None, domains=domains)
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"mail_dkim_keys": mail_dkim_keys}
+FilterModule = filter_module(mail_dkim_keys)

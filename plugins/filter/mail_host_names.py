@@ -36,21 +36,13 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import mail
-from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter(needs=("services",))
 def mail_host_names(model, host):
-    if not isinstance(model, dict) or "services" not in model:
-        raise AnsibleFilterError("smbvdc.datacenter.mail_host_names: input must be the branch model")
-    try:
-        return mail.host_names(model, host)
-    except ModelError as exc:
-        raise AnsibleFilterError(str(exc))
+    return mail.host_names(model, host)
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"mail_host_names": mail_host_names}
+FilterModule = filter_module(mail_host_names)

@@ -59,36 +59,30 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import budget as budget_mod
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter
 def memory_budget(data, vms=None, vm_size=None, settings=None):
     if not isinstance(data, dict):
-        raise AnsibleFilterError("smbvdc.datacenter.memory_budget: input must be a branch model or a host "
-                                 "mapping with memory_mb, got %r" % (type(data).__name__,))
-    try:
-        if "kvm_hosts" in data and "vms" in data:
-            s = dict(data.get("budget_settings") or {})
-            s.update(settings or {})
-            out = {}
-            for name, host in data["kvm_hosts"].items():
-                on_host = [data["vms"][v] for v in host.get("vms", [])]
-                out[name] = budget_mod.host_budget(host, on_host, s, vm_size)
-            return out
-        if "memory_mb" not in data:
-            raise ValueError("the host mapping needs memory_mb (physical RAM in MiB)")
-        for i, vm in enumerate(vms or []):
-            if not isinstance(vm, dict) or "memory_mb" not in vm:
-                raise ValueError("vms[%d] needs memory_mb, got %r" % (i, vm))
-        if vm_size is not None and (not isinstance(vm_size, dict) or int(vm_size.get("memory_mb", 0)) <= 0):
-            raise ValueError("vm_size needs a positive memory_mb, got %r" % (vm_size,))
-        return budget_mod.host_budget(data, vms or [], settings, vm_size)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise AnsibleFilterError("smbvdc.datacenter.memory_budget: %s" % exc)
+        raise TypeError("input must be a branch model or a host mapping with memory_mb, got %r" % (type(data).__name__,))
+    if "kvm_hosts" in data and "vms" in data:
+        s = dict(data.get("budget_settings") or {})
+        s.update(settings or {})
+        out = {}
+        for name, host in data["kvm_hosts"].items():
+            on_host = [data["vms"][v] for v in host.get("vms", [])]
+            out[name] = budget_mod.host_budget(host, on_host, s, vm_size)
+        return out
+    if "memory_mb" not in data:
+        raise ValueError("the host mapping needs memory_mb (physical RAM in MiB)")
+    for i, vm in enumerate(vms or []):
+        if not isinstance(vm, dict) or "memory_mb" not in vm:
+            raise ValueError("vms[%d] needs memory_mb, got %r" % (i, vm))
+    if vm_size is not None and (not isinstance(vm_size, dict) or int(vm_size.get("memory_mb", 0)) <= 0):
+        raise ValueError("vm_size needs a positive memory_mb, got %r" % (vm_size,))
+    return budget_mod.host_budget(data, vms or [], settings, vm_size)
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"memory_budget": memory_budget}
+FilterModule = filter_module(memory_budget)

@@ -42,18 +42,13 @@ _value:
   elements: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import services
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter
 def service_ports(group_names, extra=None, backup_client=False):
-    try:
-        return services.service_ports(list(group_names or []), extra=extra, backup_client=backup_client)
-    except ValueError as exc:
-        raise AnsibleFilterError("smbvdc.datacenter.service_ports: %s" % exc)
+    return services.service_ports(list(group_names or []), extra=extra, backup_client=backup_client)
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"service_ports": service_ports}
+FilterModule = filter_module(service_ports)

@@ -35,19 +35,13 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import vmconfig
-from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter
 def vm_domain_info(xml):
-    try:
-        return vmconfig.parse_domain_xml(str(xml))
-    except ModelError as exc:
-        raise AnsibleFilterError("smbvdc.datacenter.vm_domain_info: %s" % exc)
+    return vmconfig.parse_domain_xml(str(xml))
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"vm_domain_info": vm_domain_info}
+FilterModule = filter_module(vm_domain_info)

@@ -64,19 +64,13 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import vmconfig
-from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter
 def vm_domain_xml(vm, network, host, options=None):
-    try:
-        return vmconfig.domain_xml(vm, network, host, options)
-    except ModelError as exc:
-        raise AnsibleFilterError("smbvdc.datacenter.vm_domain_xml: %s" % exc)
+    return vmconfig.domain_xml(vm, network, host, options)
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"vm_domain_xml": vm_domain_xml}
+FilterModule = filter_module(vm_domain_xml)

@@ -38,34 +38,26 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import model as model_mod
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import placement as placement_mod
-from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter
 def vm_placement(data, vms=None):
-    try:
-        if isinstance(data, dict) and "kvm_hosts" in data:
-            hosts, vm_list = model_mod.placement_inputs(data["kvm_hosts"], data["vms"].values(),
-                                                        data.get("budget_settings") or {})
-            return placement_mod.place(hosts, vm_list)
-        if not isinstance(data, list):
-            raise ValueError("input must be a branch model or a list of hosts, got %s" % type(data).__name__)
-        for i, h in enumerate(data):
-            if not isinstance(h, dict) or "name" not in h or "capacity_mb" not in h:
-                raise ValueError("hosts[%d] needs name and capacity_mb, got %r" % (i, h))
-        for i, v in enumerate(vms or []):
-            if not isinstance(v, dict) or "name" not in v or "demand_mb" not in v:
-                raise ValueError("vms[%d] needs name and demand_mb, got %r" % (i, v))
-        return placement_mod.place(data, vms or [])
-    except ModelError as exc:
-        raise AnsibleFilterError(str(exc))
-    except (TypeError, ValueError, KeyError) as exc:
-        raise AnsibleFilterError("smbvdc.datacenter.vm_placement: %s" % exc)
+    if isinstance(data, dict) and "kvm_hosts" in data:
+        hosts, vm_list = model_mod.placement_inputs(data["kvm_hosts"], data["vms"].values(),
+                                                    data.get("budget_settings") or {})
+        return placement_mod.place(hosts, vm_list)
+    if not isinstance(data, list):
+        raise ValueError("input must be a branch model or a list of hosts, got %s" % type(data).__name__)
+    for i, h in enumerate(data):
+        if not isinstance(h, dict) or "name" not in h or "capacity_mb" not in h:
+            raise ValueError("hosts[%d] needs name and capacity_mb, got %r" % (i, h))
+    for i, v in enumerate(vms or []):
+        if not isinstance(v, dict) or "name" not in v or "demand_mb" not in v:
+            raise ValueError("vms[%d] needs name and demand_mb, got %r" % (i, v))
+    return placement_mod.place(data, vms or [])
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"vm_placement": vm_placement}
+FilterModule = filter_module(vm_placement)

@@ -60,19 +60,13 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import vmconfig
-from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.errors import ModelError
+from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import filter_module, smbvdc_filter
 
 
+@smbvdc_filter
 def vm_seed(vm, network, ssh_public_key, options=None):
-    try:
-        return vmconfig.seed(vm, network, ssh_public_key, options)
-    except ModelError as exc:
-        raise AnsibleFilterError("smbvdc.datacenter.vm_seed: %s" % exc)
+    return vmconfig.seed(vm, network, ssh_public_key, options)
 
 
-class FilterModule(object):
-    def filters(self):
-        return {"vm_seed": vm_seed}
+FilterModule = filter_module(vm_seed)

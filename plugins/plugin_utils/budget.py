@@ -151,3 +151,52 @@ def host_budget(host, vms=(), settings=None, vm_size=None):
         # The seed equation on the bare figures, for comparison: N ~ y_a / y_s.
         result["seed_estimate"] = available // size_mem if size_mem > 0 else 0
     return result
+
+
+def live_check(model, host, live, pool_name, margin_mb=512, tolerance_pct=5):
+    """The model's plan for ``host`` against what the host really has (kvm_host_info's ``kvm_host``).
+
+    Returns ``{problems, warnings, new_vms, new_vms_mb, new_vms_gb, foreign}``;
+    each problem names the variable to change and the fix. Only VMs not yet
+    defined on the host count against its available memory and pool space.
+    """
+    entry = model["kvm_hosts"][host]
+    overhead = (model.get("budget_settings") or {}).get("vm_overhead_mb", DEFAULT_VM_OVERHEAD_MB)
+    disk_ratio = (model.get("budget_settings") or {}).get("disk_allocation_ratio", DEFAULT_DISK_ALLOCATION_RATIO)
+    defined = set(d["name"] for d in live.get("domains") or [])
+    planned = [v for v in model["vms"].values() if v["kvm_host"] == host]
+    new = [v for v in planned if v["name"] not in defined]
+    new_mb = sum(vm_demand_mb(v["memory_mb"], overhead) for v in new)
+    new_gb = sum(int(v["disk_gb"]) for v in new)
+    foreign = [d for d in live.get("domains") or [] if d["name"] not in model["vms"]]
+    problems, warnings = [], []
+    var = "hostvars['%s']" % host
+    allowed_mb = int(live["memory_total_mb"] * (100 + tolerance_pct) / 100)
+    if entry["memory_mb"] > allowed_mb or entry["vcpus"] > live["cpus"]:
+        problems.append(
+            "%s declares kvm_memory_mb=%d and kvm_vcpus=%d, but the host has %d MiB (MemTotal) and %d CPUs, so the "
+            "placement over-commits it. Fix: set kvm_memory_mb <= %d and kvm_vcpus <= %d in the inventory."
+            % (var, entry["memory_mb"], entry["vcpus"], live["memory_total_mb"], live["cpus"], allowed_mb, live["cpus"]))
+    pool = next((p for p in live.get("storage_pools") or [] if p["name"] == pool_name), None)
+    if pool and pool.get("active"):
+        if entry["disk_gb"] > pool["capacity_gb"] or new_gb > pool["available_gb"] * disk_ratio:
+            problems.append(
+                "Storage pool '%s' (%s) has %s GiB, %s GiB free; the inventory declares kvm_disk_gb=%d and the VMs still "
+                "to create here (%s) need %d GiB. Fix: lower %s.kvm_disk_gb or the VMs' vm_disk_gb, or give the pool "
+                "directory more space." % (pool_name, pool.get("path"), pool["capacity_gb"], pool["available_gb"],
+                                           entry["disk_gb"], ", ".join(v["name"] for v in new) or "none", new_gb, var))
+    if new and new_mb + margin_mb > live["memory_available_mb"]:
+        text = ("The VMs still to create on %s (%s) need %d MiB with overhead; the host has %d MiB available and keeps "
+                "%d MiB free, %d MiB are missing. " % (host, ", ".join(v["name"] for v in new), new_mb,
+                                                       live["memory_available_mb"], margin_mb,
+                                                       new_mb + margin_mb - live["memory_available_mb"]))
+        if foreign:
+            text += "Domains not in the model use memory: %s. " % ", ".join(d["name"] for d in foreign)
+        problems.append(text + "Fix: stop what else runs on the host, move VMs to another KVM host (vm_host), or "
+                               "lower their vm_memory_mb.")
+    if foreign:
+        warnings.append("%s runs libvirt domains that are not in the branch model: %s. The model's budget does not "
+                        "count them." % (host, ", ".join("%s (%s, %s MiB)" % (d["name"], d["state"], d["max_memory_mb"])
+                                                        for d in foreign)))
+    return {"problems": problems, "warnings": warnings, "new_vms": [v["name"] for v in new], "new_vms_mb": new_mb,
+            "new_vms_gb": new_gb, "foreign": [d["name"] for d in foreign]}

@@ -11,8 +11,6 @@ host it is placed on (set by the ``kvm_host`` role):
   linked-clone system disk, read-only NoCloud seed disk, one virtio NIC);
 * :func:`seed` - the NoCloud seed: ``user-data``, ``meta-data`` and
   ``network-config`` (version 2) with the static addresses of the ip plan;
-* :func:`pending_changes` - what a running domain still lacks of its
-  definition (RAM, vCPUs): applied live where possible, else a restart;
 * :func:`parse_domain_xml` - the few values of a domain XML the role and the
   tests compare.
 
@@ -29,6 +27,9 @@ import xml.etree.ElementTree as ET
 
 import yaml
 
+from ansible_collections.smbvdc.datacenter.plugins.module_utils import domain_xml as xml_reader
+
+from . import names
 from .errors import Collector, ModelError, Problem
 
 # The kvm_host role's facts; host[key] comes from the variable named here.
@@ -41,8 +42,8 @@ HOST_VARIABLES = {
 }
 VIRT_TYPES = ("kvm", "qemu")
 NETWORK_MODES = ("nat", "isolated", "bridge")
-XMLNS = "https://smbvdc.example.invalid/xmlns/libvirt/vm/1"
-LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+XMLNS = xml_reader.XMLNS
+LABEL_RE = names.LABEL_RE
 DOMAIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 KEY_RE = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|"
                     r"sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/=]+( [^\n]*)?$")
@@ -538,117 +539,14 @@ def seed(vm, network, ssh_public_key, options=None):
     }
 
 
-def _mib(element):
-    """An XML memory element in MiB (libvirt writes KiB)."""
-    if element is None or element.text is None:
-        return None
-    factors = {"b": 1.0 / 1048576, "bytes": 1.0 / 1048576, "k": 1.0 / 1024, "kib": 1.0 / 1024, "kb": 1000.0 / 1048576,
-               "m": 1, "mib": 1, "mb": 1e6 / 1048576, "g": 1024, "gib": 1024, "gb": 1e9 / 1048576}
-    unit = (element.get("unit") or "KiB").lower()
-    return int(round(int(element.text) * factors.get(unit, 1.0 / 1024)))
-
-
 def parse_domain_xml(xml):
-    """The values of a domain XML the role and the tests compare."""
+    """The values of a domain XML the role and the tests compare (module_utils.domain_xml reads it)."""
     try:
-        root = ET.fromstring(xml)
-    except ET.ParseError as exc:
-        raise ModelError([Problem("domain_xml", "is not valid XML (%s)." % exc, "pass the output of virsh dumpxml.")],
+        return xml_reader.parse_domain(xml)
+    except xml_reader.XMLError as exc:
+        raise ModelError([Problem("domain_xml", "%s." % exc, "pass the output of virsh dumpxml.")],
                          title="cannot read the domain XML")
-    vcpu = root.find("vcpu")
-    disks = []
-    for d in root.findall("./devices/disk"):
-        src = d.find("source")
-        tgt = d.find("target")
-        drv = d.find("driver")
-        disks.append({"device": d.get("device"), "file": src.get("file") if src is not None else None,
-                      "target": tgt.get("dev") if tgt is not None else None, "bus": tgt.get("bus") if tgt is not None else None,
-                      "format": drv.get("type") if drv is not None else None, "readonly": d.find("readonly") is not None})
-    ifaces = []
-    for i in root.findall("./devices/interface"):
-        src = i.find("source")
-        mac = i.find("mac")
-        model = i.find("model")
-        ifaces.append({"type": i.get("type"), "network": src.get("network") if src is not None else None,
-                       "bridge": src.get("bridge") if src is not None else None,
-                       "mac": mac.get("address") if mac is not None else None,
-                       "model": model.get("type") if model is not None else None})
-    tb = root.find("./features/tcg/tb-cache")
-    meta = root.find("./metadata/{%s}vm" % XMLNS)
-    return {
-        "name": root.findtext("name"),
-        "title": root.findtext("title"),
-        "type": root.get("type"),
-        "memory_mb": _mib(root.find("memory")),
-        "current_memory_mb": _mib(root.find("currentMemory")),
-        "vcpus": int(vcpu.text) if vcpu is not None and vcpu.text else None,
-        "vcpus_current": int(vcpu.get("current")) if vcpu is not None and vcpu.get("current") else None,
-        "kernel": root.findtext("./os/kernel"),
-        "initrd": root.findtext("./os/initrd"),
-        "cmdline": root.findtext("./os/cmdline"),
-        "tb_cache_mb": _mib(tb) if tb is not None else None,
-        "disks": disks,
-        "interfaces": ifaces,
-        "smbvdc": meta is not None,
-        "metadata": {child.tag.split("}", 1)[-1]: child.text or "" for child in meta} if meta is not None else {},
-    }
-
-
-def pending_changes(vm, live, options=None):
-    """What a domain's running instance lacks of the VM's RAM and vCPUs.
-
-    :param vm: the VM of the branch model (memory_mb, vcpus).
-    :param live: the domain as ``community.libvirt.virt command=info`` reports
-        it: ``{state, maxMem, memory, nrVirtCpu}`` (memory in KiB), or None
-        when the domain does not exist yet.
-    :returns: a dict with ``state``, ``memory`` / ``vcpus`` ({want, live,
-        live_max}), ``live_memory_mb`` (set when a balloon can apply the RAM
-        now, ``virsh setmem --live``), ``restart_needed``, ``changes`` (text
-        list) and ``message``.
-    """
-    problems = Collector()
-    v = _check_vm(vm, problems, keys=("name", "memory_mb", "vcpus"))
-    _problems_or_raise(problems, "cannot compare the domain of %s" % (vm.get("name") if isinstance(vm, dict) else vm))
-    out = {"name": v["name"], "state": None, "memory": {"want": v["memory_mb"], "live": None, "live_max": None},
-           "vcpus": {"want": v["vcpus"], "live": None}, "live_memory_mb": None, "restart_needed": False,
-           "changes": [], "message": ""}
-    if not live:
-        out["state"] = "undefined"
-        out["message"] = "%s: not defined yet." % v["name"]
-        return out
-    state = live.get("state")
-    out["state"] = state
-    if state not in ("running", "paused"):
-        out["message"] = "%s: %s; the definition (%d MiB, %d vCPU) applies at the next start." % (
-            v["name"], state, v["memory_mb"], v["vcpus"])
-        return out
-    live_max = int(live.get("maxMem") or 0) // 1024
-    live_cur = int(live.get("memory") or 0) // 1024
-    live_vcpus = int(live.get("nrVirtCpu") or 0)
-    out["memory"].update({"live": live_cur, "live_max": live_max})
-    out["vcpus"]["live"] = live_vcpus
-    want = v["memory_mb"]
-    if want != live_cur:
-        if want <= live_max:
-            # The balloon driver gives back or takes memory up to the boot-time maximum.
-            out["live_memory_mb"] = want
-            out["changes"].append("RAM %d -> %d MiB applied live (balloon)%s" % (
-                live_cur, want, "; its maximum stays %d MiB until the next restart" % live_max if want < live_max else ""))
-        else:
-            out["restart_needed"] = True
-            out["changes"].append("RAM %d -> %d MiB needs a restart (above the running maximum of %d MiB)" % (
-                live_cur, want, live_max))
-    if v["vcpus"] != live_vcpus:
-        out["restart_needed"] = True
-        out["changes"].append("vCPUs %d -> %d need a restart" % (live_vcpus, v["vcpus"]))
-    if out["changes"]:
-        out["message"] = "%s: %s.%s" % (v["name"], "; ".join(out["changes"]),
-                                        " The new definition is saved; restart the VM (vm_action=restart or "
-                                        "vm_role_restart_on_change=true) to apply it." if out["restart_needed"] else "")
-    else:
-        out["message"] = "%s: running as defined (%d MiB, %d vCPU)." % (v["name"], want, v["vcpus"])
-    return out
 
 
 __all__ = ["domain_xml", "seed", "user_data", "meta_data", "network_config", "mac_address", "domain_name",
-           "disk_paths", "host_settings", "parse_domain_xml", "pending_changes", "ModelError"]
+           "disk_paths", "host_settings", "parse_domain_xml", "ModelError"]

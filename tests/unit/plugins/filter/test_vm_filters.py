@@ -10,7 +10,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.smbvdc.datacenter.plugins.filter import vm_domain_info, vm_domain_xml, vm_pending_changes, vm_seed
+from ansible_collections.smbvdc.datacenter.plugins.filter import vm_domain_info, vm_domain_xml, vm_host_plan, vm_seed
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import model
 
 import branch_fixtures
@@ -30,11 +30,11 @@ def lab():
 def test_filters_are_registered():
     assert vm_domain_xml.FilterModule().filters()["vm_domain_xml"] is vm_domain_xml.vm_domain_xml
     assert vm_seed.FilterModule().filters()["vm_seed"] is vm_seed.vm_seed
-    assert vm_pending_changes.FilterModule().filters()["vm_pending_changes"] is vm_pending_changes.vm_pending_changes
+    assert vm_host_plan.FilterModule().filters()["vm_host_plan"] is vm_host_plan.vm_host_plan
     assert vm_domain_info.FilterModule().filters()["vm_domain_info"] is vm_domain_info.vm_domain_info
 
 
-@pytest.mark.parametrize("module", [vm_domain_xml, vm_seed, vm_pending_changes, vm_domain_info])
+@pytest.mark.parametrize("module", [vm_domain_xml, vm_seed, vm_host_plan, vm_domain_info])
 def test_documentation_parses(module):
     for part in (module.DOCUMENTATION, module.EXAMPLES, module.RETURN):
         assert yaml.safe_load(part)
@@ -107,14 +107,25 @@ def test_seed_filter_error_names_variable(lab):
     assert "vm_role_ssh_public_key" in str(exc.value)
 
 
-def test_pending_changes_filter(lab):
-    vm = lab["vms"]["ns1"]
-    out = vm_pending_changes.vm_pending_changes(vm, {"state": "running", "maxMem": "262144", "memory": "262144",
-                                                     "nrVirtCpu": 1})
-    assert out["restart_needed"] is True and out["memory"]["want"] == vm["memory_mb"]
+def test_host_plan_filter(lab):
+    facts = dict(HOST, base_image="/i/disk.qcow2", apt_proxy_urls={"lan": "http://10.0.0.1:3142"})
+    host = sorted(lab["kvm_hosts"])[0]
+    plan = vm_host_plan.vm_host_plan(lab, host, facts, {"ssh_public_keys": [KEY]})
+    assert plan["names"] == sorted(lab["kvm_hosts"][host]["vms"]) and plan["build"] == plan["names"]
+    for name in plan["names"]:
+        dom = plan["domains"][name]
+        info = vm_domain_info.vm_domain_info(dom["xml"])
+        assert info["memory_mb"] == lab["vms"][name]["memory_mb"]  # the memory trip ends here
+        assert dom["disk"] == {"path": "/i/%s.qcow2" % name, "base": "/i/disk.qcow2",
+                               "size_gb": lab["vms"][name]["disk_gb"]}
+        assert plan["ready"][name]["ansible_host"] == lab["vms"][name]["ipv4"]
+    assert len(plan["seed_files"]) == 3 * len(plan["names"])
     with pytest.raises(AnsibleFilterError) as exc:
-        vm_pending_changes.vm_pending_changes({"name": "ns1", "memory_mb": "x", "vcpus": 1}, None)
-    assert "smbvdc_model.vms['ns1'].memory_mb" in str(exc.value)
+        vm_host_plan.vm_host_plan(lab, host, dict(facts, virt_type="xen"), {})
+    assert "kvm_host_virt_type" in str(exc.value) and "Fix:" in str(exc.value)
+    with pytest.raises(AnsibleFilterError) as exc:
+        vm_host_plan.vm_host_plan({"vms": {}}, host, facts)
+    assert "smbvdc.datacenter.vm_host_plan: input must be the branch model" in str(exc.value)
 
 
 def test_filters_through_ansible(lab, tmp_path):
@@ -124,7 +135,7 @@ def test_filters_through_ansible(lab, tmp_path):
     variables.write_text(json.dumps({"vm": vm, "net": lab["networks"][vm["network"]], "h": HOST, "key": KEY}))
     expr = ("{{ (vm | smbvdc.datacenter.vm_domain_xml(net, h) | length > 0) and "
             "(vm | smbvdc.datacenter.vm_seed(net, key))['meta-data'] is search('local-hostname: ns2') and "
-            "(vm | smbvdc.datacenter.vm_pending_changes(none)).state == 'undefined' }}")
+            "(vm | smbvdc.datacenter.vm_domain_xml(net, h) | smbvdc.datacenter.vm_domain_info).memory_mb == vm.memory_mb }}")
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="json",
                ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-c", "local",

@@ -369,52 +369,6 @@ def test_bad_network_gateway(vm, net):
     assert "smbvdc_model.networks['lan'].gateway4" in exc.value.variables
 
 
-# --- pending changes ---------------------------------------------------------------
-
-def live(state="running", max_mb=512, cur_mb=512, vcpus=1):
-    return {"state": state, "maxMem": str(max_mb * 1024), "memory": str(cur_mb * 1024), "nrVirtCpu": vcpus}
-
-
-def test_nothing_pending(vm):
-    out = vmconfig.pending_changes(vm, live())
-    assert out["restart_needed"] is False and out["live_memory_mb"] is None and out["changes"] == []
-    assert "running as defined" in out["message"]
-
-
-def test_undefined_and_stopped_have_nothing_pending(vm):
-    assert vmconfig.pending_changes(vm, None)["state"] == "undefined"
-    out = vmconfig.pending_changes(dict(vm, memory_mb=1024), live("shutdown", 512, 512))
-    assert out["restart_needed"] is False and out["changes"] == [] and "next start" in out["message"]
-
-
-def test_more_memory_needs_restart(vm):
-    out = vmconfig.pending_changes(dict(vm, memory_mb=768), live())
-    assert out["restart_needed"] is True and out["live_memory_mb"] is None
-    assert out["memory"] == {"want": 768, "live": 512, "live_max": 512}
-    assert "512 -> 768 MiB needs a restart" in out["message"] and "vm_action=restart" in out["message"]
-
-
-def test_less_memory_applies_live(vm):
-    out = vmconfig.pending_changes(dict(vm, memory_mb=384), live())
-    assert out["restart_needed"] is False and out["live_memory_mb"] == 384
-    assert "applied live" in out["message"] and "maximum stays 512" in out["message"]
-    # once ballooned, nothing is pending any more
-    again = vmconfig.pending_changes(dict(vm, memory_mb=384), live(max_mb=512, cur_mb=384))
-    assert again["changes"] == [] and again["live_memory_mb"] is None
-
-
-def test_vcpu_change_needs_restart(vm):
-    out = vmconfig.pending_changes(dict(vm, vcpus=2), live(state="paused"))
-    assert out["restart_needed"] is True and out["vcpus"] == {"want": 2, "live": 1}
-    assert "vCPUs 1 -> 2" in out["message"]
-
-
-def test_pending_bad_vm():
-    with pytest.raises(ModelError) as exc:
-        vmconfig.pending_changes({"name": "ns1", "memory_mb": None, "vcpus": 1}, live())
-    assert "smbvdc_model.vms['ns1'].memory_mb" in exc.value.variables
-
-
 def test_parse_domain_xml_units_and_errors():
     xml = ("<domain type='kvm'><name>a</name><memory unit='KiB'>524288</memory>"
            "<currentMemory unit='KiB'>262144</currentMemory><vcpu current='1'>2</vcpu></domain>")

@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+"""The one XML reader (module_utils/domain_xml.py) and the network filters over it."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.smbvdc.datacenter.plugins.filter import libvirt_network_info as net_filter
+from ansible_collections.smbvdc.datacenter.plugins.module_utils import domain_xml
+
+WANTED = """<!-- managed -->
+<network>
+  <name>smbvdc-lan</name>
+  <forward mode='nat'/>
+  <bridge name='virbr-lan' stp='on' delay='0'/>
+  <ip address='10.77.10.1' prefix='24'/>
+  <ip family='ipv6' address='fd00:77:10::1' prefix='64'/>
+</network>"""
+
+# What libvirt gives back for WANTED: uuid, mac and nat port range added.
+DUMPED = """<network>
+  <name>smbvdc-lan</name>
+  <uuid>3e3fce45-4f53-4fa7-bb32-11f34168b82b</uuid>
+  <forward mode='nat'>
+    <nat><port start='1024' end='65535'/></nat>
+  </forward>
+  <bridge name='virbr-lan' stp='on' delay='0'/>
+  <mac address='52:54:00:0a:0b:0c'/>
+  <ip address='10.77.10.1' prefix='24'>
+  </ip>
+  <ip family='ipv6' address='fd00:77:10::1' prefix='64'>
+  </ip>
+</network>"""
+
+
+def test_libvirts_additions_do_not_count():
+    assert domain_xml.parse_network(WANTED)["signature"] == domain_xml.parse_network(DUMPED)["signature"]
+    assert net_filter.libvirt_network_drift({"smbvdc-lan": DUMPED}, {"smbvdc-lan": WANTED}) == []
+
+
+@pytest.mark.parametrize("change", [
+    ("<forward mode='nat'/>", ""),                                   # nat -> isolated
+    ("virbr-lan", "virbr-other"),
+    ("prefix='24'", "prefix='25'"),
+    ("<ip address='10.77.10.1' prefix='24'/>", "<ip address='10.77.10.1' prefix='24'><dhcp><range start='10.77.10.100' end='10.77.10.200'/></dhcp></ip>"),
+    ("<bridge name='virbr-lan' stp='on' delay='0'/>", "<bridge name='virbr-lan' stp='on' delay='0'/><dns enable='no'/>"),
+])
+def test_each_change_that_matters_is_drift(change):
+    assert net_filter.libvirt_network_drift({"smbvdc-lan": DUMPED}, {"smbvdc-lan": WANTED.replace(*change)}) == ["smbvdc-lan"]
+
+
+def test_bad_xml_names_the_filter():
+    with pytest.raises(AnsibleFilterError) as exc:
+        net_filter.libvirt_network_info("<network>")
+    assert "smbvdc.datacenter.libvirt_network_info: the network XML is not valid" in str(exc.value)
+    with pytest.raises(AnsibleFilterError):
+        net_filter.libvirt_network_info("<domain/>")
+
+
+def test_definition_changes_name_what_differs():
+    a = "<domain type='qemu'><name>x</name><memory unit='MiB'>512</memory><vcpu>1</vcpu></domain>"
+    b = a.replace("512", "768")
+    assert domain_xml.definition_changes(a, a) == []
+    assert domain_xml.definition_changes(a, b) == ["memory_mb 512 -> 768"]
+    assert domain_xml.definition_changes("", b) == ["new domain"]
+    c = domain_xml.set_boot_files("<domain><name>x</name><os><kernel>/a/k</kernel><initrd>/a/i</initrd></os></domain>",
+                                  "/b/k", "/b/i")
+    info = domain_xml.parse_domain(c)
+    assert (info["kernel"], info["initrd"]) == ("/b/k", "/b/i")
