@@ -17,6 +17,10 @@ import xml.etree.ElementTree as ET
 
 # Our metadata namespace inside <metadata> (written by plugin_utils/vmconfig.py).
 XMLNS = "https://smbvdc.example.invalid/xmlns/libvirt/vm/1"
+# Rewritten XML (set_uuid, set_boot_files) keeps the prefix "smbvdc:" instead
+# of ElementTree's "ns0:"; libvirt stores metadata with the prefix it is given,
+# so another prefix would be a changed definition on every other run.
+ET.register_namespace("smbvdc", XMLNS)
 
 _FACTORS = {"b": 1.0 / 1048576, "bytes": 1.0 / 1048576, "k": 1.0 / 1024, "kib": 1.0 / 1024,
             "kb": 1000.0 / 1048576, "m": 1, "mib": 1, "mb": 1e6 / 1048576, "g": 1024, "gib": 1024,

@@ -158,12 +158,12 @@ class Branch(object):
     def write_hosts(self, **kwargs):
         self._write(os.path.join(self.inventory, "hosts.yml"), hosts_yml(**kwargs))
 
-    def ansible(self, what, playbook=None, extra=(), expect_ok=True, timeout=1500):
+    def ansible(self, what, playbook=None, extra=(), expect_ok=True, timeout=1500, args=()):
         playbook = playbook or os.path.join(ROOT, "playbooks", "vms.yml")
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                    ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default", PATH=BIN + os.pathsep + os.environ["PATH"],
                    ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
-        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", self.inventory, playbook]
+        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", self.inventory, playbook] + list(args)
         for e in extra:
             cmd += ["-e", e]
         start = time.time()
@@ -341,8 +341,22 @@ def test_second_converge_changes_nothing(branch):
         line for line in out.splitlines() if line.startswith("changed:") or line.startswith("TASK"))[-4000:]
 
 
+def test_check_mode_on_the_converged_host_changes_nothing(conn, branch):
+    before = {n: conn.lookupByName(PREFIX + n).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) for n in VMS}
+    rc, out, summary = branch.ansible("check mode (converged)", playbook=branch.converge_playbook, args=("--check", "--diff"))
+    assert changed(summary) == 0, "\n".join(line for line in out.splitlines() if line.startswith("changed:"))[-4000:]
+    assert before == {n: conn.lookupByName(PREFIX + n).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) for n in VMS}
+
+
 def test_more_ram_is_saved_and_applied_after_restart(conn, branch):
     branch.write_hosts(vm_memory={"itvm1": 320, "itvm2": 224})
+    # check mode first: the change is shown (diff of the definition) and nothing is applied
+    rc, out, summary = branch.ansible("check: more RAM itvm1, less itvm2", args=("--check", "--diff"))
+    assert changed(summary) > 0
+    assert re.search(r"<memory unit=.MiB.>320</memory>", out), out[-3000:]
+    assert "<memory unit='KiB'>262144</memory>" in conn.lookupByName(PREFIX + "itvm1").XMLDesc(
+        libvirt.VIR_DOMAIN_XML_INACTIVE)
+    assert conn.lookupByName(PREFIX + "itvm2").info()[2] == 256 * 1024
     rc, out, summary = branch.ansible("converge: more RAM itvm1, less itvm2")
     assert changed(summary) > 0
     assert "RESTART NEEDED" in out and "itvm1: RAM 256 -> 320 MiB needs a restart" in out

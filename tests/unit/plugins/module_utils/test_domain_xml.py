@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 """The one XML reader (module_utils/domain_xml.py) and the network filters over it."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -66,3 +70,22 @@ def test_definition_changes_name_what_differs():
                                   "/b/k", "/b/i")
     info = domain_xml.parse_domain(c)
     assert (info["kernel"], info["initrd"]) == ("/b/k", "/b/i")
+
+
+def test_rewriting_keeps_our_metadata_prefix():
+    """libvirt keeps the prefix it is given: "ns0:" after a rewrite would be a changed definition every other run.
+
+    Run in a fresh interpreter that imports only module_utils (as on a KVM host): plugin_utils registers the
+    prefix too, and ElementTree's registry is global to the process.
+    """
+    code = (
+        "from ansible_collections.smbvdc.datacenter.plugins.module_utils import domain_xml as d\n"
+        "xml = (\"<domain type='qemu'><name>x</name><metadata><smbvdc:vm xmlns:smbvdc='%s'>\"\n"
+        "       \"<smbvdc:name>x</smbvdc:name></smbvdc:vm></metadata><os><kernel>/a/k</kernel>\"\n"
+        "       \"<initrd>/a/i</initrd></os></domain>\") % d.XMLNS\n"
+        "print(d.set_uuid(xml, '0f0f0f0f-0000-4000-8000-000000000001'))\n"
+        "print(d.set_boot_files(xml, '/b/k', '/b/i'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("<smbvdc:vm>") == 2 and "ns0" not in proc.stdout, proc.stdout
