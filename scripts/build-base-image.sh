@@ -10,8 +10,9 @@
 # SMBVDC_DEBIAN_MIRROR / SMBVDC_DEBIAN_SECURITY_MIRROR.
 #
 # Idempotent: the image carries the label `org.smbvdc.recipe` = sha256 of this
-# script; when an image with the same recipe exists, nothing is done. Edit the
-# script (packages, masked units, ...) and the next run rebuilds.
+# script and roles/kvm_host/files/smbvdc-apt-mirror (which detects the
+# mirrors); when an image with the same recipe exists, nothing is done. Edit
+# the script (packages, masked units, ...) and the next run rebuilds.
 #
 # Usage: scripts/build-base-image.sh [--force]
 #   SMBVDC_BASE_IMAGE   image name (default smbvdc/debian12-systemd:latest)
@@ -50,7 +51,10 @@ start=$(date +%s.%N)
 elapsed() { awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 
 SCRIPT_PATH=$(readlink -f "$0")
-RECIPE=$(sha256sum "$SCRIPT_PATH" | cut -d' ' -f1)
+# The apt mirror detection, shared with the kvm_host role's image builder.
+APT_MIRROR=$(dirname "$SCRIPT_PATH")/../roles/kvm_host/files/smbvdc-apt-mirror
+[ -f "$APT_MIRROR" ] || die "$APT_MIRROR is missing"
+RECIPE=$(cat "$SCRIPT_PATH" "$APT_MIRROR" | sha256sum | cut -d' ' -f1)
 LABEL=org.smbvdc.recipe
 
 command -v docker >/dev/null || die "docker is not installed (apt-get install docker.io)"
@@ -72,43 +76,13 @@ fi
 [ -n "$have" ] && log "$IMAGE has recipe ${have:0:12}, want ${RECIPE:0:12}: rebuilding"
 
 # --- mirrors from the machine's own apt sources ----------------------------
-# Prints "URI SUITE" for every enabled deb source (deb822 and one-line style).
-apt_sources() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk '
-      function flush() {
-        if (types ~ /(^|[ \t])deb([ \t]|$)/ && enabled !~ /^[ \t]*no/) {
-          n = split(uris, u, /[ \t]+/); m = split(suites, s, /[ \t]+/)
-          for (i = 1; i <= n; i++) for (j = 1; j <= m; j++)
-            if (u[i] != "" && s[j] != "") print u[i], s[j]
-        }
-        types = uris = suites = enabled = ""
-      }
-      /^[ \t]*#/ { next }
-      /^[ \t]*$/ { flush(); next }
-      { key = tolower($1); sub(/^[^:]*:[ \t]*/, "") }
-      key == "types:"   { types = $0 }
-      key == "uris:"    { uris = $0 }
-      key == "suites:"  { suites = $0 }
-      key == "enabled:" { enabled = tolower($0) }
-      END { flush() }
-    ' "$f"
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    # deb [opts] URI SUITE COMPONENTS...
-    sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" { print $2, $3 }'
-  done
-}
-
+# smbvdc-apt-mirror (in the kvm_host role, which ships it to KVM hosts)
+# detects the mirrors.
 MIRROR=${SMBVDC_DEBIAN_MIRROR:-}
 SECURITY=${SMBVDC_DEBIAN_SECURITY_MIRROR:-}
 if [ -z "$MIRROR" ] || [ -z "$SECURITY" ]; then
-  sources=$(apt_sources)
-  [ -n "$MIRROR" ] || MIRROR=$(awk -v s="$SUITE" '$2 == s { print $1; exit }' <<<"$sources")
-  [ -n "$SECURITY" ] || SECURITY=$(awk -v s="$SUITE-security" '$2 == s { print $1; exit }' <<<"$sources")
+  [ -n "$MIRROR" ] || MIRROR=$(sh "$APT_MIRROR" "$SUITE")
+  [ -n "$SECURITY" ] || SECURITY=$(sh "$APT_MIRROR" "$SUITE-security")
 fi
 [ -n "$MIRROR" ] || die "no '$SUITE' deb source in /etc/apt/sources.list{,.d}; set SMBVDC_DEBIAN_MIRROR=http://<mirror>/debian"
 MIRROR=${MIRROR%/}

@@ -22,7 +22,10 @@ import re
 from . import budget as budget_mod
 from . import dns as dns_mod
 from . import ipplan
+from . import mail as mail_mod
+from . import names
 from . import placement as placement_mod
+from . import schema
 from .errors import Collector, ModelError, PlacementError, Problem
 from .services import SERVICE_CONFLICTS, SERVICE_GROUPS
 
@@ -30,58 +33,29 @@ MODEL_VERSION = 1
 KVM_GROUP = "kvm_hosts"
 VM_GROUP = "vms"
 SERVICE_GROUP_NAMES = tuple(sorted(g for g in SERVICE_GROUPS if g != KVM_GROUP))
-NETWORK_MODES = ("nat", "isolated", "bridge")
-LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+NETWORK_MODES = schema.NETWORK_MODES
 BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-HOST_VAR_KEYS = ("kvm_memory_mb", "kvm_vcpus", "kvm_disk_gb", "kvm_os_reserve_mb", "kvm_site", "kvm_addresses",
-                 "vm_memory_mb", "vm_vcpus", "vm_disk_gb", "vm_network", "vm_address", "vm_address6", "vm_host",
-                 "vm_anti_affinity", "vm_state", "ansible_host")
+# The variables, their types, defaults and fix texts: plugin_utils/schema.py.
+HOST_VAR_KEYS = tuple(schema.HOST_VARS)
 # vm_state of a VM (the vm role converges it; docs/vm-lifecycle.md).
-VM_STATES = ("running", "defined", "shutdown", "destroyed", "paused", "saved", "undefined")
-BRANCH_KEYS = ("name", "domain", "mail_domains", "sites", "networks", "budget", "dns", "mail", "description")
-NETWORK_KEYS = ("name", "site", "mode", "bridge", "ipv4", "gateway4", "ipv6", "gateway6", "pool_start", "reverse_parent",
-                "description")
+VM_STATES = schema.VM_STATES
+BRANCH_KEYS = tuple(schema.BRANCH)
+NETWORK_KEYS = tuple(schema.NETWORK)
 # Groups the model reads, plus Ansible's own; groups named smbvdc_* are made by the playbooks at run time.
 KNOWN_GROUPS = ("all", "ungrouped")
 # RFC 1918: nobody upstream serves reverse DNS for these, so the branch serves
 # the parent of its classless (RFC 2317) reverse zones itself.
 PRIVATE_V4 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-DEFAULT_VM_VCPUS = 1
-DEFAULT_VM_DISK_GB = 10
+DEFAULT_VM_VCPUS = schema.VM["vm_vcpus"].default
+DEFAULT_VM_DISK_GB = schema.VM["vm_disk_gb"].default
 
 
-def is_domain(value):
-    if not isinstance(value, str) or not value or len(value) > 253 or value.endswith("."):
-        return False
-    labels = value.lower().split(".")
-    return len(labels) >= 2 and all(LABEL_RE.match(label) for label in labels)
+is_domain = names.is_domain
 
 
-def _positive_int(value, variable, problems, fix, minimum=1, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or value is None:
-        problems.add(variable, "must be an integer >= %d, got %r." % (minimum, value), fix)
-        return None
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        problems.add(variable, "must be an integer >= %d, got %r." % (minimum, value), fix)
-        return None
-    if number < minimum:
-        problems.add(variable, "must be an integer >= %d, got %r." % (minimum, value), fix)
-        return None
-    return number
-
-
-def _str_var(value, variable, problems, fix):
-    """A scalar inventory value as a string; None (and a problem) for a list or mapping."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple, dict, set)) or isinstance(value, bool):
-        problems.add(variable, "must be a single value, got %s %r." % (type(value).__name__, value), fix)
-        return None
-    return str(value)
+def _host_var(hv, host, spec, problems, example=None):
+    """One host variable checked against its schema entry (``schema.check``)."""
+    return schema.check(hv.get(host, spec.name), spec, "hostvars['%s'].%s" % (host, spec.name), problems, example)
 
 
 def _as_list(value, variable, problems):
@@ -123,7 +97,7 @@ def _branch_section(branch, problems):
             problems.add("smbvdc_branch.%s" % key, "is not a known key.",
                          "use one of: %s (a typo?)." % ", ".join(BRANCH_KEYS))
     name = branch.get("name")
-    if not isinstance(name, str) or not LABEL_RE.match(name or ""):
+    if not isinstance(name, str) or not names.LABEL_RE.match(name or ""):
         problems.add("smbvdc_branch.name", "must be a short lowercase name (letters, digits, '-'), got %r." % (name,),
                      "e.g. name: hq-vienna")
     domain = branch.get("domain")
@@ -154,7 +128,7 @@ def _sites(branch, problems):
     for i, s in enumerate(_as_list(raw, "smbvdc_branch.sites", problems)):
         if isinstance(s, str):
             s = {"name": s}
-        if not isinstance(s, dict) or not isinstance(s.get("name"), str) or not LABEL_RE.match(s["name"]):
+        if not isinstance(s, dict) or not isinstance(s.get("name"), str) or not names.LABEL_RE.match(s["name"]):
             problems.add("smbvdc_branch.sites[%d].name" % i, "must be a short lowercase name, got %r." % (s,),
                          "write sites as a list of {name: hq}.")
             continue
@@ -178,7 +152,7 @@ def _networks(branch, sites, problems):
             problems.add("smbvdc_branch.networks[%d]" % i, "must be a mapping, got %r." % (n,), "see docs/branch-model.md.")
             continue
         name = n.get("name")
-        if not isinstance(name, str) or not LABEL_RE.match(name):
+        if not isinstance(name, str) or not names.LABEL_RE.match(name):
             problems.add("smbvdc_branch.networks[%d].name" % i, "must be a short lowercase name, got %r." % (name,),
                          "e.g. name: lan")
             continue
@@ -189,14 +163,12 @@ def _networks(branch, sites, problems):
         for key in n:
             if key not in NETWORK_KEYS:
                 problems.add("%s.%s" % (var, key), "is not a known network key.", "use one of: %s." % ", ".join(NETWORK_KEYS))
-        site = _str_var(n.get("site", first_site), var + ".site", problems, "name one site, e.g. site: hq")
+        site = schema.check(n.get("site", first_site), schema.NETWORK["site"], var + ".site", problems)
         if site is not None and site not in sites:
             problems.add(var + ".site", "site %r is not in smbvdc_branch.sites (%s)." % (site, ", ".join(sites) or "none"),
                          "add the site or fix the name.")
-        mode = n.get("mode", "nat")
-        if mode not in NETWORK_MODES:
-            problems.add(var + ".mode", "must be one of %s, got %r." % (", ".join(NETWORK_MODES), mode),
-                         "nat for a lab, bridge for production hosts sharing a LAN.")
+        mode = n.get("mode", schema.NETWORK["mode"].default)
+        schema.check(mode, schema.NETWORK["mode"], var + ".mode", problems)
         bridge = n.get("bridge", "br-%s" % name)
         if not isinstance(bridge, str) or not BRIDGE_RE.match(bridge):
             problems.add(var + ".bridge", "%r is not a valid interface name (max 15 characters)." % (bridge,),
@@ -214,13 +186,10 @@ def _networks(branch, sites, problems):
                 if n.get("gateway6") else net6[1]
         elif n.get("gateway6"):
             problems.add(var + ".gateway6", "is set but the network has no ipv6 subnet.", "add ipv6 or remove gateway6.")
-        pool_start = _positive_int(n.get("pool_start", 10), var + ".pool_start", problems,
-                                   "the offset of the first automatic address, e.g. 10.", minimum=2)
-        reverse_parent = n.get("reverse_parent")
-        if reverse_parent is not None and not isinstance(reverse_parent, bool):
-            problems.add(var + ".reverse_parent", "must be true or false, got %r." % (reverse_parent,),
-                         "true when the branch owns the whole /24 around this subnet.")
-            reverse_parent = None
+        pool_start = schema.check(n.get("pool_start", schema.NETWORK["pool_start"].default),
+                                  schema.NETWORK["pool_start"], var + ".pool_start", problems)
+        reverse_parent = schema.check(n.get("reverse_parent"), schema.NETWORK["reverse_parent"],
+                                      var + ".reverse_parent", problems)
         classless = net4 is not None and net4.prefixlen > 24
         if reverse_parent and net4 is not None and not classless:
             problems.add(var + ".reverse_parent", "applies only to IPv4 subnets longer than /24 (RFC 2317), "
@@ -237,31 +206,18 @@ def _networks(branch, sites, problems):
 
 
 def _budget_settings(branch, problems):
-    raw = branch.get("budget") or {}
     settings = dict(budget_mod.BUDGET_DEFAULTS)
-    if not isinstance(raw, dict):
-        problems.add("smbvdc_branch.budget", "must be a mapping, got %r." % (raw,), "see docs/capacity.md.")
+    raw = schema.check(branch.get("budget") or {}, schema.BRANCH["budget"], "smbvdc_branch.budget", problems)
+    if raw is None:
         return settings
     for key, value in raw.items():
         var = "smbvdc_branch.budget.%s" % key
-        if key not in settings:
-            problems.add(var, "is not a known budget setting.", "use one of: %s." % ", ".join(sorted(settings)))
+        if key not in schema.BUDGET:
+            problems.add(var, "is not a known budget setting.", "use one of: %s." % ", ".join(sorted(schema.BUDGET)))
             continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            problems.add(var, "must be a number, got %r." % (value,), "see docs/capacity.md for the defaults.")
-            continue
-        if key.endswith("_ratio") and not 0 < number <= 16:
-            problems.add(var, "must be > 0 and <= 16, got %r." % (value,), "1.0 means no over-commit.")
-            continue
-        if key == "os_reserve_fraction" and not 0 <= number < 1:
-            problems.add(var, "must be between 0 and 1, got %r." % (value,), "0.05 reserves 5 %% of RAM.")
-            continue
-        if key.endswith("_mb") and number < 0:
-            problems.add(var, "must not be negative, got %r." % (value,), "use 0 or more MiB.")
-            continue
-        settings[key] = number if (key.endswith("_ratio") or key.endswith("_fraction")) else int(number)
+        number = schema.check(value, schema.BUDGET[key], var, problems)
+        if number is not None:
+            settings[key] = number
     return settings
 
 
@@ -376,7 +332,7 @@ def _dns_warnings(domain, mail_domains, networks, services, mail_settings):
                        % (name, rz["network"], rz["parent"], " ; ".join(records)))
     if services.get("mail"):
         served = [domain] + [d for d in mail_domains if d != domain]
-        receivers = dns_mod.mailto_domains((mail_settings.get("dmarc_rua") or []) + (mail_settings.get("dmarc_ruf") or []))
+        receivers = mail_mod.mailto_domains((mail_settings.get("dmarc_rua") or []) + (mail_settings.get("dmarc_ruf") or []))
         for r in receivers:
             if any(r == z or r.endswith("." + z) for z in served):
                 continue
@@ -461,7 +417,8 @@ def build_model(branch, inventory, current=None):
     sites = _sites(branch, problems)
     networks = _networks(branch, sites, problems)
     settings = _budget_settings(branch, problems)
-    dns_settings, mail_settings = dns_mod.validate_settings(branch, problems)
+    dns_settings = dns_mod.validate_settings(branch, problems)
+    mail_settings = mail_mod.validate_settings(branch, problems)
     groups = _groups(inventory)
     hv = _HostVars(inventory.get("hostvars"))
     network_names = list(networks)
@@ -473,15 +430,10 @@ def build_model(branch, inventory, current=None):
                      "add the physical host(s) under kvm_hosts in hosts.yml with kvm_memory_mb, kvm_vcpus, kvm_disk_gb.")
     for h in groups.get(KVM_GROUP, []):
         var = "hostvars['%s']" % h
-        mem = _positive_int(hv.get(h, "kvm_memory_mb"), var + ".kvm_memory_mb", problems,
-                            "set the host's physical RAM in MiB, e.g. kvm_memory_mb: 32768.", minimum=512)
-        vcpus = _positive_int(hv.get(h, "kvm_vcpus"), var + ".kvm_vcpus", problems,
-                              "set the host's CPU threads, e.g. kvm_vcpus: 8.")
-        disk = _positive_int(hv.get(h, "kvm_disk_gb"), var + ".kvm_disk_gb", problems,
-                             "set the GiB the VM storage pool may use, e.g. kvm_disk_gb: 500.")
-        reserve = _positive_int(hv.get(h, "kvm_os_reserve_mb"), var + ".kvm_os_reserve_mb", problems,
-                                "RAM kept for the host OS in MiB, or leave it unset for the default.",
-                                minimum=0, allow_none=True)
+        mem = _host_var(hv, h, schema.KVM["kvm_memory_mb"], problems)
+        vcpus = _host_var(hv, h, schema.KVM["kvm_vcpus"], problems)
+        disk = _host_var(hv, h, schema.KVM["kvm_disk_gb"], problems)
+        reserve = _host_var(hv, h, schema.KVM["kvm_os_reserve_mb"], problems)
         if mem is not None and reserve is None and hv.get(h, "kvm_os_reserve_mb") is None:
             reserve_value = budget_mod.default_os_reserve_mb(mem, settings["os_reserve_base_mb"],
                                                              settings["os_reserve_fraction"], settings["os_reserve_max_mb"])
@@ -490,20 +442,16 @@ def build_model(branch, inventory, current=None):
         if mem is not None and reserve_value is not None and reserve_value >= mem:
             problems.add(var + ".kvm_os_reserve_mb", "the OS reserve (%d MiB) leaves nothing of %d MiB for VMs."
                          % (reserve_value, mem), "lower kvm_os_reserve_mb or correct kvm_memory_mb.")
-        site = _str_var(hv.get(h, "kvm_site"), var + ".kvm_site", problems, "name one site, e.g. kvm_site: hq") \
-            or next(iter(sites), None)
+        site = _host_var(hv, h, schema.KVM["kvm_site"], problems) or next(iter(sites), None)
         if site not in sites:
             problems.add(var + ".kvm_site", "site %r is not in smbvdc_branch.sites." % (site,), "add the site or fix the name.")
-        addresses = hv.get(h, "kvm_addresses") or {}
-        if not isinstance(addresses, dict):
-            problems.add(var + ".kvm_addresses", "must map network names to addresses, got %r." % (addresses,),
-                         "e.g. kvm_addresses: {lan: 10.77.10.2}")
-            addresses = {}
+        addresses = schema.check(hv.get(h, "kvm_addresses") or {}, schema.KVM["kvm_addresses"], var + ".kvm_addresses",
+                                 problems) or {}
         for net in addresses:
             if net not in networks:
                 problems.add(var + ".kvm_addresses", "network %r is not in smbvdc_branch.networks." % (net,),
                              "use one of: %s." % ", ".join(network_names))
-        if not LABEL_RE.match(h):
+        if not names.LABEL_RE.match(h):
             problems.add("inventory host '%s'" % h, "is not a valid DNS host label.", "use lowercase letters, digits and '-'.")
         kvm_hosts[h] = {"name": h, "memory_mb": mem, "vcpus": vcpus, "disk_gb": disk, "os_reserve_mb": reserve_value,
                         "site": site, "addresses": dict(addresses), "ansible_host": hv.get(h, "ansible_host")}
@@ -522,7 +470,7 @@ def build_model(branch, inventory, current=None):
             problems.add("inventory host '%s'" % h, "is both a KVM host and a VM/service host (%s)."
                          % ", ".join(members[h]), "run services in VMs: give the VM its own inventory name.")
             continue
-        if not LABEL_RE.match(h):
+        if not names.LABEL_RE.match(h):
             problems.add("inventory host '%s'" % h, "is not a valid DNS host label (it becomes %s.%s)." % (h, domain),
                          "use lowercase letters, digits and '-' in the inventory name.")
         if h in groups:
@@ -537,8 +485,7 @@ def build_model(branch, inventory, current=None):
             # A machine that exists (another branch's DNS secondary, an old
             # mail server) may serve in a service group: it has ansible_host
             # and no vm_memory_mb, and no VM is built for it.
-            address = _str_var(hv.get(h, "ansible_host"), var + ".ansible_host", problems,
-                               "give the machine's address or name, e.g. ansible_host: 192.0.2.53")
+            address = _host_var(hv, h, schema.VM["ansible_host"], problems)
             if not address:
                 problems.add(var + ".vm_memory_mb",
                              "host is in %s but has neither vm_memory_mb (build it as a VM) nor ansible_host "
@@ -547,15 +494,11 @@ def build_model(branch, inventory, current=None):
                 continue
             external[h] = {"name": h, "groups": service_groups, "ansible_host": address}
             continue
-        mem = _positive_int(hv.get(h, "vm_memory_mb"), var + ".vm_memory_mb", problems,
-                            "set the VM's RAM in MiB, e.g. vm_memory_mb: 1024.", minimum=128)
-        vcpus = _positive_int(hv.get(h, "vm_vcpus") if hv.get(h, "vm_vcpus") is not None else DEFAULT_VM_VCPUS,
-                              var + ".vm_vcpus", problems, "e.g. vm_vcpus: 1.")
-        disk = _positive_int(hv.get(h, "vm_disk_gb") if hv.get(h, "vm_disk_gb") is not None else DEFAULT_VM_DISK_GB,
-                             var + ".vm_disk_gb", problems, "e.g. vm_disk_gb: 10.", minimum=2)
+        mem = _host_var(hv, h, schema.VM["vm_memory_mb"], problems)
+        vcpus = _host_var(hv, h, schema.VM["vm_vcpus"], problems)
+        disk = _host_var(hv, h, schema.VM["vm_disk_gb"], problems)
         raw_network = hv.get(h, "vm_network")
-        network = _str_var(raw_network, var + ".vm_network", problems,
-                           "name one network, e.g. vm_network: %s" % (network_names[0] if network_names else "lan"))
+        network = _host_var(hv, h, schema.VM["vm_network"], problems, network_names[0] if network_names else None)
         if raw_network is None:
             if len(networks) == 1:
                 network = network_names[0]
@@ -566,22 +509,15 @@ def build_model(branch, inventory, current=None):
             problems.add(var + ".vm_network", "network %r is not in smbvdc_branch.networks." % (network,),
                          "use one of: %s." % ", ".join(network_names))
             network = None
-        pin = _str_var(hv.get(h, "vm_host"), var + ".vm_host", problems,
-                       "name one KVM host, e.g. vm_host: %s" % (next(iter(kvm_hosts), "kvm1")))
-        want4 = _str_var(hv.get(h, "vm_address"), var + ".vm_address", problems, "give one address, e.g. 10.77.10.20")
-        want6 = _str_var(hv.get(h, "vm_address6"), var + ".vm_address6", problems,
-                         "give one address, e.g. fd00:77:10::20")
+        pin = _host_var(hv, h, schema.VM["vm_host"], problems, next(iter(kvm_hosts), None))
+        want4 = _host_var(hv, h, schema.VM["vm_address"], problems)
+        want6 = _host_var(hv, h, schema.VM["vm_address6"], problems)
         if want6 is not None and network in networks and networks[network]["ipv6"] is None:
             problems.add(var + ".vm_address6", "is %s, but network '%s' has no IPv6 subnet." % (want6, network),
                          "add ipv6 to smbvdc_branch.networks['%s'] or remove vm_address6." % network)
             want6 = None
-        anti = [str(a) for a in _as_list(hv.get(h, "vm_anti_affinity"), var + ".vm_anti_affinity", problems)]
-        state = hv.get(h, "vm_state")
-        if state is not None and state not in VM_STATES:
-            problems.add(var + ".vm_state", "must be one of %s, got %r." % (", ".join(VM_STATES), state),
-                         "set a valid vm_state in the VM's host variables, or remove it (the vm role's "
-                         "vm_role_default_state applies).")
-            state = None
+        anti = [str(a) for a in _host_var(hv, h, schema.VM["vm_anti_affinity"], problems) or []]
+        state = _host_var(hv, h, schema.VM["vm_state"], problems)
         if {"dns_primary", "dns_secondary"} & set(service_groups):
             anti.append("dns")
         vms[h] = {"name": h, "fqdn": "%s.%s" % (h, domain) if domain else h, "memory_mb": mem, "vcpus": vcpus,

@@ -27,3 +27,17 @@ def is_label(value):
 def is_domain(value):
     """Two or more labels, case-insensitive, no trailing dot."""
     return isinstance(value, str) and bool(DOMAIN_RE.match(value.lower()))
+
+
+# Names in DNS data (SPF and DMARC domains, SOA contacts, service names): labels
+# of letters in either case, digits, '-' and '_' (service labels such as _spf,
+# _dmarc). Used by dns.py (zone syntax) and mail.py (mail policy) alike.
+HOST_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+
+
+def is_hostname(value, min_labels=2):
+    """A DNS name of HOST_LABEL_RE labels (a trailing dot allowed), 253 characters at most."""
+    if not isinstance(value, str) or not value or len(value) > 253:
+        return False
+    labels = value.rstrip(".").split(".")
+    return len(labels) >= min_labels and all(HOST_LABEL_RE.match(label) for label in labels)
