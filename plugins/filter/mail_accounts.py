@@ -12,7 +12,9 @@ description:
   - Checks every mailbox and alias (address syntax, domain served by the branch, duplicates, unknown local
     targets, alias loops, quotas, password hashes) and reports all problems together, each naming the variable.
   - Returns the Postfix virtual mailbox, virtual alias and sender-login tables and the Dovecot passwd-file lines.
-  - Plain-text passwords are hashed as SHA512-CRYPT with a salt that stays the same while the password does.
+  - Plain-text passwords are hashed as BLF-CRYPT (bcrypt, random salt). A hash in O(previous) that still matches
+    the password is kept as it is (also an older SHA512-CRYPT one), so an unchanged password leaves the
+    passwd-file unchanged.
 options:
   _input:
     description: The branch model.
@@ -41,6 +43,11 @@ options:
     description: Directory holding the mailboxes.
     type: str
     default: /var/vmail
+  previous:
+    description:
+      - The Dovecot passwd-file the mail host has now (its text), or C({address: password field}).
+      - Without it every run draws new salts and rewrites the file.
+    type: raw
 """
 
 EXAMPLES = r"""
@@ -48,7 +55,8 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     __mail_accounts: >-
       {{ smbvdc_model | smbvdc.datacenter.mail_accounts(mailboxes=mail_mailboxes, aliases=mail_aliases,
-                                                        passwords=__mail_passwords, postmaster=mail_postmaster) }}
+                                                        passwords=__mail_passwords, postmaster=mail_postmaster,
+                                                        previous=__mail_users_now.content | default('') | b64decode) }}
   no_log: true
 """
 
@@ -66,9 +74,9 @@ from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import f
 
 @smbvdc_filter(needs=("mail_domains",))
 def mail_accounts(model, mailboxes, aliases=None, passwords=None, postmaster=None, default_quota="1G",
-                  vmail_dir="/var/vmail"):
+                  vmail_dir="/var/vmail", previous=None):
     return mail.build_accounts(model, mailboxes, aliases or [], passwords or {}, postmaster or None,
-                               default_quota=default_quota, vmail_dir=vmail_dir)
+                               default_quota=default_quota, vmail_dir=vmail_dir, previous=previous)
 
 
 FilterModule = filter_module(mail_accounts)

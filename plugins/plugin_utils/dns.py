@@ -31,6 +31,8 @@ except ImportError:  # pragma: no cover
 
 from .errors import Collector, ModelError
 from . import ipplan
+from . import mail as mail_mod
+from . import names
 
 DEFAULTS = {
     "ttl": 3600,
@@ -56,16 +58,6 @@ DEFAULTS = {
         "monitoring": ["monitor"],
     },
 }
-MAIL_DEFAULTS = {
-    "dkim_selector": "smbvdc",
-    "spf_extra": [],
-    "spf_policy": "-all",
-    "dmarc_policy": "quarantine",
-    "dmarc_rua": None,           # default mailto:postmaster@<domain>
-    "dmarc_ruf": None,
-    "dmarc_pct": 100,
-    "mx_priority": 10,
-}
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "NS", "PTR")
 # record types whose data ends in a host name (the "target")
 TARGET_TYPES = ("MX", "NS", "CNAME", "SRV", "PTR")
@@ -74,10 +66,7 @@ MAX_TTL = 2147483647            # RFC 2181 8: TTLs are unsigned 31-bit
 # owner-name labels: letters, digits, '-' and '_' (service labels such as
 # _dmarc, _25._tcp), at most 63 bytes; '*' alone only as the first label
 OWNER_LABEL = re.compile(r"^(\*|[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)$")
-HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
-SPF_MAX_LOOKUPS = 10            # RFC 7208 4.6.4
-MAILTO = re.compile(r"^mailto:(?P<local>[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@(?P<domain>[^@\s,;!]+)"
-                    r"(?P<size>![0-9]+[kmgtKMGT]?)?$")
+HOST_LABEL = names.HOST_LABEL_RE
 HASH_TAG = "; smbvdc content-hash: "
 
 
@@ -111,12 +100,8 @@ def _quote(chunk):
     return '"%s"' % chunk.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def is_hostname(value, min_labels=2):
-    """A DNS name of letter/digit/'-'/'_' labels (no trailing dot), 253 characters at most."""
-    if not isinstance(value, str) or not value or len(value) > 253:
-        return False
-    labels = value.rstrip(".").split(".")
-    return len(labels) >= min_labels and all(HOST_LABEL.match(label) for label in labels)
+# the host-name rule of DNS data lives in names.py (mail.py checks SPF/DMARC domains with it too)
+is_hostname = names.is_hostname
 
 
 def check_owner(name, variable, problems):
@@ -166,79 +151,6 @@ def check_txt(value, variable, problems):
     return text
 
 
-def spf_term_problem(term):
-    """(problem text or None, DNS lookups it costs) for one SPF term of ``spf_extra`` (RFC 7208 5, 6)."""
-    if not isinstance(term, str) or not term or any(c.isspace() for c in term):
-        return "%r is not an SPF term (one mechanism, no spaces)." % (term,), 0
-    mod = re.match(r"^(redirect|exp)=(.*)$", term, re.I)
-    if mod:
-        if not _domain_spec(mod.group(2)):
-            return "%r: %r is not a domain." % (term, mod.group(2)), 0
-        return None, 1 if mod.group(1).lower() == "redirect" else 0
-    body = term[1:] if term[0] in "+-~?" else term
-    m = re.match(r"^([A-Za-z0-9]+)(.*)$", body)
-    mech, arg = (m.group(1).lower(), m.group(2)) if m else ("", body)
-    if mech == "all":
-        return "%r: 'all' is set by smbvdc_branch.mail.spf_policy, not in spf_extra." % term, 0
-    if mech in ("ip4", "ip6"):
-        if not arg.startswith(":"):
-            return "%r: %s needs an address (%s:<address>[/prefix])." % (term, mech, mech), 0
-        value = arg[1:]
-        try:
-            net = ipaddress.ip_network(value, strict=False)
-        except ValueError:
-            return "%r: %r is not an IPv%s address or network." % (term, value, mech[-1]), 0
-        if net.version != int(mech[-1]):
-            return "%r: %s is an IPv%d address." % (term, value, net.version), 0
-        return None, 0
-    if mech in ("include", "exists"):
-        if not arg.startswith(":") or not _domain_spec(arg[1:]):
-            return "%r: %s needs a domain (%s:<domain>)." % (term, mech, mech), 0
-        return None, 1
-    if mech in ("a", "mx"):
-        m = re.match(r"^(?::([^/]+))?(?:/(\d{1,2}))?(?://(\d{1,3}))?$", arg)
-        if not m or (m.group(1) and not _domain_spec(m.group(1))) \
-                or (m.group(2) and int(m.group(2)) > 32) or (m.group(3) and int(m.group(3)) > 128):
-            return "%r: not %s[:domain][/prefix4][//prefix6]." % (term, mech), 0
-        return None, 1
-    if mech == "ptr":
-        return "%r: the ptr mechanism is deprecated (RFC 7208 5.5) and many receivers ignore it." % term, 1
-    return "%r is not an SPF mechanism." % term, 0
-
-
-def _domain_spec(value):
-    # a domain-spec with macros (%{d}) cannot be checked without a sender; accept it
-    return bool(value) and ("%{" in value or is_hostname(value.rstrip(".")))
-
-
-def parse_mailto_uris(value, variable, problems):
-    """DMARC rua/ruf: ``mailto:`` URIs (a string, comma-separated, or a list) -> list, or None."""
-    if value is None:
-        return None
-    items = value if isinstance(value, list) else str(value).split(",")
-    out = []
-    for i, item in enumerate(items):
-        uri = str(item).strip()
-        m = MAILTO.match(uri)
-        if not m or not is_hostname(m.group("domain")):
-            problems.add(variable if not isinstance(value, list) else "%s[%d]" % (variable, i),
-                         "%r is not a mailto: URI with a mail address (RFC 7489 6.2)." % (uri,),
-                         "e.g. mailto:dmarc@example.org")
-            continue
-        out.append("mailto:%s@%s%s" % (m.group("local"), m.group("domain").lower(), m.group("size") or ""))
-    return out or None
-
-
-def mailto_domains(uris):
-    """The domains of ``mailto:`` URIs (in order, without duplicates)."""
-    out = []
-    for uri in uris or []:
-        m = MAILTO.match(uri)
-        if m and m.group("domain").lower() not in out:
-            out.append(m.group("domain").lower())
-    return out
-
-
 def validate_remote_secondaries(value, own_branch, problems):
     """Normalise ``smbvdc_branch.dns.remote_secondaries``: DNS secondaries in other branches' inventories.
 
@@ -260,7 +172,7 @@ def validate_remote_secondaries(value, own_branch, problems):
             continue
         branch, host, address = entry.get("branch"), entry.get("host"), entry.get("address")
         bad = [k for k, x in (("branch", branch), ("host", host))
-               if not isinstance(x, str) or not re.match(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", x)]
+               if not isinstance(x, str) or not names.is_label(x)]
         for k in bad:
             problems.add("%s.%s" % (v, k), "must be a short lowercase name, got %r." % (entry.get(k),),
                          "the other branch's smbvdc_branch.name and the secondary's inventory name there.")
@@ -286,7 +198,11 @@ def validate_remote_secondaries(value, own_branch, problems):
 
 
 def validate_settings(branch, problems):
-    """Normalise ``smbvdc_branch.dns`` and ``smbvdc_branch.mail``; record problems."""
+    """Normalise ``smbvdc_branch.dns``; record problems.
+
+    ``smbvdc_branch.mail`` (SPF, DMARC, DKIM selector, MX priority) is mail policy:
+    ``mail.validate_settings`` checks it.
+    """
     out = dict(DEFAULTS)
     raw = branch.get("dns") or {}
     if not isinstance(raw, dict):
@@ -338,64 +254,7 @@ def validate_settings(branch, problems):
                 or not is_hostname(dom):
             problems.add("smbvdc_branch.dns.hostmaster", "must be a mail address such as hostmaster@example.org, got %r."
                          % (hostmaster,), "write the SOA contact as local@domain.")
-    mail = dict(MAIL_DEFAULTS)
-    raw = branch.get("mail") or {}
-    if not isinstance(raw, dict):
-        problems.add("smbvdc_branch.mail", "must be a mapping, got %r." % (raw,), "see docs/dns.md.")
-        raw = {}
-    for key, value in raw.items():
-        var = "smbvdc_branch.mail.%s" % key
-        if key not in MAIL_DEFAULTS:
-            problems.add(var, "is not a known mail setting.", "use one of: %s." % ", ".join(sorted(MAIL_DEFAULTS)))
-            continue
-        if key == "dkim_selector" and (not isinstance(value, str) or not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", value)):
-            problems.add(var, "must be a DNS label such as 'smbvdc' or '2026a', got %r." % (value,),
-                         "choose a short lowercase selector.")
-            continue
-        if key == "spf_policy" and value not in ("-all", "~all", "?all"):
-            problems.add(var, "must be -all, ~all or ?all, got %r." % (value,), "-all once every sender is listed.")
-            continue
-        if key == "spf_extra":
-            if not isinstance(value, list):
-                problems.add(var, "must be a list of SPF terms.", "e.g. [include:_spf.example.net]")
-                continue
-            lookups = 0
-            for i, term in enumerate(value):
-                problem, cost = spf_term_problem(term)
-                lookups += cost
-                if problem:
-                    problems.add("%s[%d]" % (var, i), problem,
-                                 "use include:<domain>, ip4:<address>[/prefix], ip6:<address>[/prefix], a, mx or "
-                                 "exists:<domain> terms (RFC 7208); receivers answer permerror for all mail otherwise.")
-            if lookups > SPF_MAX_LOOKUPS:
-                problems.add(var, "costs %d DNS lookups; receivers stop at %d and answer permerror (RFC 7208 4.6.4)."
-                             % (lookups, SPF_MAX_LOOKUPS), "list the senders' ip4:/ip6: networks instead of some includes.")
-        if key == "dmarc_policy" and value not in ("none", "quarantine", "reject"):
-            problems.add(var, "must be none, quarantine or reject, got %r." % (value,), "start with quarantine.")
-            continue
-        if key in ("dmarc_rua", "dmarc_ruf"):
-            before = len(problems)
-            value = parse_mailto_uris(value, var, problems)
-            if len(problems) > before:
-                continue
-        if key == "dmarc_pct":
-            try:
-                value = int(value)
-                if not 0 <= value <= 100:
-                    raise ValueError
-            except (TypeError, ValueError):
-                problems.add(var, "must be 0-100, got %r." % (value,), "100 applies the policy to all mail.")
-                continue
-        if key == "mx_priority":
-            try:
-                value = int(value)
-                if not 0 <= value <= 65535:
-                    raise ValueError
-            except (TypeError, ValueError):
-                problems.add(var, "must be 0-65535, got %r." % (value,), "e.g. 10")
-                continue
-        mail[key] = value
-    return out, mail
+    return out
 
 
 def server_addresses(model):
@@ -645,7 +504,7 @@ def build_zones(model, dkim_keys=None):
     require_dnspython()
     problems = Collector()
     settings = model.get("dns") or dict(DEFAULTS)
-    mail = model.get("mail") or dict(MAIL_DEFAULTS)
+    mail = model.get("mail") or dict(mail_mod.MAIL_DEFAULTS)
     domain = model["domain"]
     hosts = _host_addresses(model)
     services = model["services"]
@@ -717,12 +576,12 @@ def build_zones(model, dkim_keys=None):
                 terms += ["ip4:%s" % a for a in hosts[m][1]] + ["ip6:%s" % a for a in hosts[m][2]]
             terms += list(mail["spf_extra"]) + [mail["spf_policy"]]
             z.add("@", "TXT", split_txt(" ".join(terms)), "smbvdc_branch.mail.spf_extra")
-            rua = _uri_list(mail["dmarc_rua"]) or ["mailto:postmaster@%s" % zname]
+            rua = mail_mod.uri_list(mail["dmarc_rua"]) or ["mailto:postmaster@%s" % zname]
             dmarc = "v=DMARC1; p=%s; rua=%s" % (mail["dmarc_policy"], ",".join(rua))
             if mail["dmarc_ruf"]:
-                dmarc += "; ruf=%s" % ",".join(_uri_list(mail["dmarc_ruf"]))
+                dmarc += "; ruf=%s" % ",".join(mail_mod.uri_list(mail["dmarc_ruf"]))
             report_domains.setdefault(zname, [])
-            for d in mailto_domains(rua + _uri_list(mail["dmarc_ruf"])):
+            for d in mail_mod.mailto_domains(rua + mail_mod.uri_list(mail["dmarc_ruf"])):
                 if d != zname and d not in report_domains[zname]:
                     report_domains[zname].append(d)
             if int(mail["dmarc_pct"]) != 100:
@@ -821,12 +680,6 @@ def build_zones(model, dkim_keys=None):
         zones[zname] = dict(meta, origin=zname, records=z.records)
     problems.raise_if_any(ModelError, title="the branch's DNS data is not valid")
     return zones
-
-
-def _uri_list(value):
-    if not value:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [u.strip() for u in str(value).split(",")]
 
 
 def _octet(owner):

@@ -1,7 +1,11 @@
 import base64
 import copy
+import re
 
+import bcrypt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.smbvdc.datacenter.plugins.filter.mail_accounts import mail_accounts
@@ -50,25 +54,120 @@ def problems(excinfo):
     return [str(p) for p in excinfo.value.problems]
 
 
-# --- SHA512-CRYPT ------------------------------------------------------------
+# --- Dovecot password hashes -------------------------------------------------
+
+# SHA512-CRYPT hashes as older releases wrote them, from the test vectors of
+# Drepper's "Unix crypt using SHA-256 and SHA-512" (independent of any library)
+OLD_HASH = "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
+OLD_PASSWORD = "Hello world!"
+OLD_HASH_16 = "$6$toolongsaltstrin$lQ8jolhgVRVhY4b5pZKaysCLi0QBxGoNeKQzQ3glMhwllF7oGDZxUhx1yxdYcz/e1JSbq3y6JMxxl8audkUEm0"
+OLD_PASSWORD_16 = "This is just a test"
+BLF = re.compile(r"^\{BLF-CRYPT\}\$2y\$10\$[./A-Za-z0-9]{53}$")
 
 
-def test_sha512_crypt_matches_the_specification_vectors():
-    # test vectors of Drepper's "Unix crypt using SHA-256 and SHA-512"
-    assert mail.sha512_crypt("Hello world!", "saltstring") == (
-        "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1")
-    assert mail.sha512_crypt("Hello world!", "saltstringsaltstring", rounds=10000) == (
-        "$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/YTBmSK6H9qs/y3RnOaw5v.")
-    assert mail.sha512_crypt("This is just a test", "toolongsaltstring", rounds=5000) == (
-        "$6$toolongsaltstrin$lQ8jolhgVRVhY4b5pZKaysCLi0QBxGoNeKQzQ3glMhwllF7oGDZxUhx1yxdYcz/e1JSbq3y6JMxxl8audkUEm0")
+def field(out, address):
+    """The password field of ``address`` in the passwd-file lines."""
+    return [u for u in out["dovecot_users"] if u.startswith(address + ":")][0].split(":")[1]
 
 
-def test_password_hash_is_stable_and_salted_per_address():
-    h1 = mail.password_hash("a@" + D, "pw")
-    assert h1 == mail.password_hash("a@" + D, "pw")
-    assert h1.startswith("{SHA512-CRYPT}$6$") and len(h1.split("$")[2]) == 16
-    assert h1 != mail.password_hash("b@" + D, "pw")
-    assert h1 != mail.password_hash("a@" + D, "pw2")
+def passwd_file(lines):
+    # what the role's template writes (ansible_managed comment and the format line first)
+    return "#\n# Ansible managed\n#\n# user:password:uid:gid:gecos:home:shell:extra\n" + "\n".join(lines) + "\n"
+
+
+def bcrypt_ok(password, field_value):
+    """Check a {BLF-CRYPT}$2y$ field with the bcrypt library directly (not through mail.py)."""
+    return bcrypt.checkpw(password.encode(), ("$2b$" + field_value[len("{BLF-CRYPT}$2y$"):]).encode())
+
+
+def test_password_hash_is_blf_crypt_in_dovecot_format_with_a_random_salt():
+    h1 = mail.password_hash("pw")
+    assert BLF.match(h1), h1
+    assert bcrypt_ok("pw", h1) and not bcrypt_ok("pw2", h1)
+    # the salt is random: nothing derived from the password is stored beside the hash
+    assert h1 != mail.password_hash("pw")
+
+
+# Dovecot itself verifies a new hash in molecule/mail (IMAP and SMTP AUTH logins after a fresh converge).
+
+
+@pytest.mark.parametrize("password, stored, ok", [
+    (OLD_PASSWORD, "{SHA512-CRYPT}" + OLD_HASH, True),
+    (OLD_PASSWORD, "{CRYPT}" + OLD_HASH, True),
+    (OLD_PASSWORD, OLD_HASH, True),
+    (OLD_PASSWORD_16, "{SHA512-CRYPT}" + OLD_HASH_16, True),
+    ("hello world!", "{SHA512-CRYPT}" + OLD_HASH, False),
+    (OLD_PASSWORD, "{SHA256-CRYPT}" + OLD_HASH, False),        # scheme and hash disagree
+    (OLD_PASSWORD, "{SHA512-CRYPT}$6$saltstring$broken", False),
+    (OLD_PASSWORD, "{PLAIN}" + OLD_PASSWORD, False),             # never kept: rehashed
+    (OLD_PASSWORD, "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g", False),
+    (OLD_PASSWORD, "", False),
+])
+def test_verify_password(password, stored, ok):
+    assert mail.verify_password(password, stored) is ok
+
+
+def test_verify_password_knows_blf_and_sha256_crypt():
+    h = mail.password_hash("pw")
+    assert mail.verify_password("pw", h) and not mail.verify_password("px", h)
+    assert mail.verify_password("pw", "{CRYPT}" + h[len("{BLF-CRYPT}"):])
+    raw = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()        # $2b$ as other tools write it
+    assert mail.verify_password("pw", "{BLF-CRYPT}" + raw)
+    sha256 = pytest.importorskip("passlib.hash").sha256_crypt.using(rounds=5000).hash("pw")
+    assert mail.verify_password("pw", "{SHA256-CRYPT}" + sha256) and not mail.verify_password("px", sha256)
+
+
+def test_previous_hashes_reads_the_passwd_file():
+    text = passwd_file(["a@x.test:{SHA512-CRYPT}%s::::::userdb_quota_rule=*:storage=1G" % OLD_HASH,
+                        "b@x.test:{BLF-CRYPT}$2y$10$abc:::B::", "", "broken line"])
+    assert mail.previous_hashes(text) == {"a@x.test": "{SHA512-CRYPT}" + OLD_HASH, "b@x.test": "{BLF-CRYPT}$2y$10$abc"}
+    assert mail.previous_hashes(None) == {} and mail.previous_hashes("") == {}
+    assert mail.previous_hashes({"a@x.test": "h", "b@x.test": ""}) == {"a@x.test": "h"}
+
+
+def test_new_mailbox_gets_a_blf_crypt_hash(m):
+    out = accounts(m, boxes("alice@" + D), passwords={"alice@" + D: "new-secret"}, previous=passwd_file([]))
+    assert BLF.match(field(out, "alice@" + D))
+    assert bcrypt_ok("new-secret", field(out, "alice@" + D))
+
+
+def test_existing_sha512_crypt_hash_that_matches_is_kept_byte_for_byte(m):
+    line = "alice@%s:{SHA512-CRYPT}%s::::::userdb_quota_rule=*:storage=1G" % (D, OLD_HASH)
+    line16 = "bob@%s:{SHA512-CRYPT}%s::::::userdb_quota_rule=*:storage=1G" % (D, OLD_HASH_16)
+    out = accounts(m, boxes("alice@" + D, "bob@" + D),
+                   passwords={"alice@" + D: OLD_PASSWORD, "bob@" + D: OLD_PASSWORD_16},
+                   previous=passwd_file([line, line16]))
+    # the whole passwd-file line is what the host has: the template renders no change
+    assert out["dovecot_users"] == [line, line16]
+
+
+def test_changed_password_gets_a_new_blf_crypt_hash(m):
+    previous = passwd_file(["alice@%s:{SHA512-CRYPT}%s::::::userdb_quota_rule=*:storage=1G" % (D, OLD_HASH)])
+    out = accounts(m, boxes("alice@" + D), passwords={"alice@" + D: "changed"}, previous=previous)
+    h = field(out, "alice@" + D)
+    assert BLF.match(h) and bcrypt_ok("changed", h) and not bcrypt_ok(OLD_PASSWORD, h)
+
+
+def test_a_hash_of_another_mailbox_is_not_taken_over(m):
+    # bob's line matches alice's password, but it is bob's
+    previous = passwd_file(["bob@%s:{SHA512-CRYPT}%s::::::" % (D, OLD_HASH)])
+    out = accounts(m, boxes("alice@" + D), passwords={"alice@" + D: OLD_PASSWORD}, previous=previous)
+    assert BLF.match(field(out, "alice@" + D))
+
+
+def test_second_run_changes_nothing(m):
+    mailboxes = boxes("alice@" + D, "bob@" + D) + [{"address": "carol@" + E, "quota": "2G", "name": "Carol"}]
+    first = accounts(m, mailboxes, previous=None)
+    second = accounts(m, mailboxes, previous=passwd_file(first["dovecot_users"]))
+    assert second == first
+    # without the host's file every run would draw new salts
+    assert accounts(m, mailboxes)["dovecot_users"] != first["dovecot_users"]
+
+
+def test_a_password_bcrypt_cannot_hold_is_refused(m):
+    with pytest.raises(mail.MailError) as e:
+        accounts(m, boxes("alice@" + D), passwords={"alice@" + D: "x" * 73})
+    assert e.value.variables == ["mail_password_length"] and "72" in str(e.value)
 
 
 # --- accounts ----------------------------------------------------------------
@@ -94,18 +193,16 @@ def test_tables_for_mailboxes_and_aliases(m):
     assert logins["sales@" + E] == "alice@%s,bob@%s" % (D, D)
     carol = [u for u in out["dovecot_users"] if u.startswith("carol@")][0]
     fields = carol.split(":", 7)
-    assert len(fields) == 8 and fields[1].startswith("{SHA512-CRYPT}$6$") and fields[4] == "Carol"
+    assert len(fields) == 8 and BLF.match(fields[1]) and fields[4] == "Carol"
     assert fields[7] == "userdb_quota_rule=*:storage=2G"
     assert all("password_hash" not in b for b in out["mailboxes"])
     assert out["mailboxes"][1]["home"] == "/var/vmail/%s/alice" % D
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_the_hash_checks_against_the_password(m):
-    crypt = pytest.importorskip("crypt")  # the stdlib's crypt(3) binding (gone in Python 3.13)
     out = accounts(m, boxes("alice@" + D))
-    h = out["dovecot_users"][0].split(":")[1][len("{SHA512-CRYPT}"):]
-    assert crypt.crypt("secret-alice@" + D, h) == h
+    assert bcrypt_ok("secret-alice@" + D, field(out, "alice@" + D))
+    assert not bcrypt_ok("secret-bob@" + D, field(out, "alice@" + D))
 
 
 def test_given_hashes_are_used_as_they_are(m):
@@ -266,16 +363,49 @@ def test_dkim_selector_with_no_mail_host():
     assert "smbvdc_branch.mail.dkim_selector" in e.value.variables
 
 
+def spki(public_key, pem=False):
+    """A public key as PEM text or as bare base64 DER (SubjectPublicKeyInfo)."""
+    if pem:
+        return public_key.public_bytes(serialization.Encoding.PEM,
+                                       serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return base64.b64encode(public_key.public_bytes(serialization.Encoding.DER,
+                                                    serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+
+
+def small_rsa_key(bits):
+    # cryptography refuses to generate keys under 1024 bits; a public key of any size can still be built
+    return rsa.RSAPublicNumbers(65537, (1 << (bits - 1)) | 0x1234567 << 8 | 1).public_key()
+
+
+def test_dkim_p_value_of_a_2048_bit_key_is_the_key_itself(m):
+    # the p= value must not change for an existing key (the zone would change otherwise)
+    assert mail.dkim_public_key(PEM) == RSA_PUB
+    assert mail.dkim_public_key(RSA_PUB) == RSA_PUB
+    assert mail.dkim_public_key(" %s \n" % "\n".join(RSA_PUB[i:i + 76] for i in range(0, len(RSA_PUB), 76))) == RSA_PUB
+
+
+def test_dkim_1024_bit_key_is_accepted(m):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    out = mail.dkim_dns_keys(m, spki(key, pem=True))
+    assert out[E]["public_key"] == spki(key)
+
+
 @pytest.mark.parametrize("key, why", [
     ("", "not a PEM or base64"),
     ("not base64 at all!", "not a PEM or base64"),
-    (base64.b64encode(b"\x30\x82" + bytes(300)).decode(), "not an RSA public key"),
-    (RSA_PUB[:60], "not an RSA public key"),
+    (base64.b64encode(b"\x30\x82" + bytes(300)).decode(), "not a PEM or base64"),
+    (RSA_PUB[:60], "not a PEM or base64"),
+    (PEM.replace("MIIB", "MIIC", 1), "not a PEM or base64"),
+    (spki(small_rsa_key(768)), "RSA key of 768 bits; DKIM needs at least 1024"),
+    (spki(small_rsa_key(1023), pem=True), "RSA key of 1023 bits"),
+    (spki(ec.generate_private_key(ec.SECP256R1()).public_key(), pem=True), "EC key (secp256r1), not an RSA"),
+    (spki(ed25519.Ed25519PrivateKey.generate().public_key()), "Ed25519 key, not an RSA"),
 ])
 def test_bad_dkim_keys(m, key, why):
     with pytest.raises(mail.MailError) as e:
         mail.dkim_dns_keys(m, key)
     assert e.value.variables == ["mail_dkim_public_key"] and why in str(e.value)
+    assert "Fix:" in str(e.value)
 
 
 def test_dkim_bad_selector_and_domain(m):
