@@ -13,14 +13,11 @@ same way everywhere. Standard library only: it must run on any KVM host.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
 import xml.etree.ElementTree as ET
 
 # Our metadata namespace inside <metadata> (written by plugin_utils/vmconfig.py).
 XMLNS = "https://smbvdc.example.invalid/xmlns/libvirt/vm/1"
-# Rewritten XML (set_uuid, set_boot_files) keeps the prefix "smbvdc:" instead
-# of ElementTree's "ns0:"; libvirt stores metadata with the prefix it is given,
-# so another prefix would be a changed definition on every other run.
-ET.register_namespace("smbvdc", XMLNS)
 
 _FACTORS = {"b": 1.0 / 1048576, "bytes": 1.0 / 1048576, "k": 1.0 / 1024, "kib": 1.0 / 1024,
             "kb": 1000.0 / 1048576, "m": 1, "mib": 1, "mb": 1e6 / 1048576, "g": 1024, "gib": 1024,
@@ -114,25 +111,40 @@ def definition_changes(before_text, after_text):
     return out
 
 
+# set_boot_files and set_uuid edit the text instead of re-serialising the
+# tree: libvirt keeps namespace declarations where the document has them, and
+# ElementTree moves them to the root, which would be a changed definition.
+def _replace_text(text, tag, value):
+    root = _root(text, "domain")  # validates, and finds the element the edit must hit
+    if root.find(tag if tag == "uuid" else "./os/%s" % tag) is None:
+        return None
+    pattern = re.compile(r"(<%s(?:\s[^>]*)?>)([^<]*)(</%s>)" % (tag, tag))
+    if len(pattern.findall(text)) != 1:
+        raise XMLError("expected one <%s> in the domain XML" % tag)
+    return pattern.sub(lambda m: m.group(1) + _escape(value) + m.group(3), text)
+
+
+def _escape(value):
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def set_boot_files(text, kernel, initrd):
     """The definition with <os><kernel>/<initrd> replaced (a VM boots its own backing image's kernel)."""
-    root = _root(text, "domain")
     for tag, value in (("kernel", kernel), ("initrd", initrd)):
-        el = root.find("./os/%s" % tag)
-        if el is not None and value:
-            el.text = value
-    return ET.tostring(root, encoding="unicode") + "\n"
+        if value:
+            text = _replace_text(text, tag, value) or text
+    return text
 
 
 def set_uuid(text, uuid):
     """The definition with <uuid> set: libvirt refuses to redefine a domain under a new uuid."""
-    root = _root(text, "domain")
-    el = root.find("uuid")
-    if el is None:
-        el = ET.Element("uuid")
-        root.insert(1, el)
-    el.text = uuid
-    return ET.tostring(root, encoding="unicode") + "\n"
+    out = _replace_text(text, "uuid", uuid)
+    if out is not None:
+        return out
+    match = re.search(r"</name>", text)
+    if not match:
+        raise XMLError("the domain XML has no <name>")
+    return text[:match.end()] + "\n  <uuid>%s</uuid>" % _escape(uuid) + text[match.end():]
 
 
 def parse_network(text):

@@ -224,6 +224,8 @@ class DomainConverger(object):
             self._do("resumed", dom.resume)
         elif dom is not None and not self.check and dom.hasManagedSaveImage(0):
             self._do("restored from its saved memory", dom.create)
+            if self.state(dom) == "paused":  # it was saved while paused
+                self._do("resumed", dom.resume)
         else:
             self._do("started", dom.create if dom is not None else None)
 

@@ -72,7 +72,8 @@ class Domain(object):
     def create(self):
         self.calls.append(("create",))
         assert self.state == SHUTOFF
-        self.state = RUNNING
+        # a managed save comes back in the state it was saved in
+        self.state = getattr(self, "saved_state", RUNNING) if self.managed_save else RUNNING
         self.managed_save = False
         self.live_max_kib = self.live_cur_kib = self._defined("memory") * 1024
         self.live_vcpus = self._defined("vcpu")
@@ -82,6 +83,7 @@ class Domain(object):
 
     def managedSave(self, flags=0):
         self.calls.append(("managedSave",))
+        self.saved_state = self.state
         self.state = SHUTOFF
         self.managed_save = True
 
@@ -345,6 +347,11 @@ def test_saved_vm_is_restored_and_paused_vm_resumed(lv, images, run_module, monk
     run(run_module, monkeypatch, qemu, {"name": "web1", "state": "paused"})
     rc, res = run(run_module, monkeypatch, qemu, {"name": "web1", "state": "running"})
     assert res["actions"] == ["resumed"] and dom.state == RUNNING
+    # saved while paused: restored, then resumed
+    run(run_module, monkeypatch, qemu, {"name": "web1", "state": "paused"})
+    run(run_module, monkeypatch, qemu, {"name": "web1", "state": "saved"})
+    rc, res = run(run_module, monkeypatch, qemu, {"name": "web1", "state": "running"})
+    assert res["actions"] == ["restored from its saved memory", "resumed"] and dom.state == RUNNING
 
 
 def test_shutdown_that_hangs_is_forced_or_fails_naming_the_fix(lv, images, run_module, monkeypatch):
