@@ -152,10 +152,14 @@ def _binding_limit(hosts, vm):
 
 def ffd(hosts, vms, limits):
     """First-fit-decreasing. Returns (assignment, unplaced list)."""
-    order = _host_order(hosts)
+    return _first_fit(_host_order(hosts), sorted(vms, key=_sort_key), limits)
+
+
+def _first_fit(order, vms, limits):
+    """Each VM, in the order given, onto the first host of ``order`` it fits. Returns (assignment, unplaced)."""
     assignment = {}
     unplaced = []
-    for vm in sorted(vms, key=_sort_key):
+    for vm in vms:
         for h in order:
             if h.fits(vm, limits):
                 h.add(vm)
@@ -565,16 +569,7 @@ def evacuation_plan(hosts, vms, current, host, exact_max_vms=EXACT_MAX_VMS, node
     base = _load(host_specs, norm, where, skip={v["name"] for v in leaving})
     # filled hosts first, so hosts that are empty now stay empty where possible
     order = sorted((base[h] for h in others), key=lambda h: (not h.vms, -h.ram, h.name))
-    assignment = {}
-    unplaced = []
-    for vm in leaving:
-        for h in order:
-            if h.fits(vm, limits):
-                h.add(vm)
-                assignment[vm["name"]] = h.name
-                break
-        else:
-            unplaced.append(vm)
+    assignment, unplaced = _first_fit(order, leaving, limits)
     if unplaced and len(leaving) <= exact_max_vms:
         fresh = _load(host_specs, norm, where, skip={v["name"] for v in leaving})
         ex, _nodes, _complete = _exact([fresh[h] for h in others], leaving, limits, len(host_specs) + 1, node_limit)

@@ -24,8 +24,8 @@ def _tool(name):
     if local.exists():
         return str(local)
     found = shutil.which(name)
-    if not found:
-        pytest.skip("%s is not installed (pip install -r requirements.txt)" % name)
+    # requirements.txt installs it (make setup): missing is a failure, not a skip
+    assert found, "%s is not installed (pip install -r requirements.txt)" % name
     return found
 
 
