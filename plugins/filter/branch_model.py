@@ -35,6 +35,12 @@ options:
         C(vm_host) to another host than its own, fails naming the hosts.
       - Leave it out to plan from the inventory alone.
     type: dict
+  addresses:
+    description:
+      - "The addresses the defined VMs were built with: a mapping of VM name to C({network, ipv4, ipv6})
+        (set by C(playbooks/placement.yml) from the domains' metadata)."
+      - A VM without C(vm_address) keeps its address, so adding a VM never renumbers a running one.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -58,8 +64,9 @@ from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import f
 
 
 @smbvdc_filter
-def branch_model(branch, groups, hostvars, current=None):
-    return model_mod.build_model(branch, {"groups": groups, "hostvars": hostvars}, current=current)
+def branch_model(branch, groups, hostvars, current=None, addresses=None):
+    return model_mod.build_model(branch, {"groups": groups, "hostvars": hostvars}, current=current,
+                                 addresses=addresses)
 
 
 FilterModule = filter_module(branch_model)

@@ -24,7 +24,11 @@ options:
     type: list
     elements: dict
   backup_client:
-    description: Open the Amanda client port as well.
+    description: Open the Amanda client port (bsdtcp) as well.
+    type: bool
+    default: false
+  monitored:
+    description: Open the NRPE port (5666/tcp) for the branch's monitoring server.
     type: bool
     default: false
 """
@@ -47,8 +51,9 @@ from ansible_collections.smbvdc.datacenter.plugins.plugin_utils.filters import f
 
 
 @smbvdc_filter
-def service_ports(group_names, extra=None, backup_client=False):
-    return services.service_ports(list(group_names or []), extra=extra, backup_client=backup_client)
+def service_ports(group_names, extra=None, backup_client=False, monitored=False):
+    return services.service_ports(list(group_names or []), extra=extra, backup_client=backup_client,
+                                  monitored=monitored)
 
 
 FilterModule = filter_module(service_ports)

@@ -17,6 +17,8 @@ import os
 import traceback
 import xml.etree.ElementTree as ET
 
+from ansible_collections.smbvdc.datacenter.plugins.module_utils.domain_xml import XMLNS as SMBVDC_XMLNS
+
 try:
     from urllib.parse import urlparse
 except ImportError:  # pragma: no cover - Python 2
@@ -263,7 +265,19 @@ def domain_facts(dom):
         "memory_mb": _mb(cur_kib),
         "max_memory_mb": _mb(max_kib),
         "vcpus": int(vcpus),
+        # what the vm role wrote into <metadata> (branch, name, network, ipv4,
+        # ipv6, ...): the placement keeps a running VM's address from here
+        "smbvdc": _smbvdc_metadata(doc),
     }
+
+
+def _smbvdc_metadata(doc):
+    if doc is None:
+        return {}
+    meta = doc.find("./metadata/{%s}vm" % SMBVDC_XMLNS)
+    if meta is None:
+        return {}
+    return dict((child.tag.split("}", 1)[-1], child.text or "") for child in meta)
 
 
 def pool_facts(pool):

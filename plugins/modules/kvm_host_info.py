@@ -279,6 +279,13 @@ kvm_host:
           description: Number of virtual CPUs.
           type: int
           sample: 1
+        smbvdc:
+          description:
+            - What the vm role recorded in the domain's C(<metadata>) (branch, name, fqdn, network,
+              ipv4, ipv6, groups); empty for domains the collection did not define.
+            - The placement keeps a defined VM's addresses from here, so adding a VM never renumbers others.
+          type: dict
+          sample: {"branch": "lab", "name": "mail1", "network": "lan", "ipv4": "10.77.10.10", "ipv6": "fd00:77:10::a"}
     storage_pools:
       description: All storage pools, sorted by name. Sizes are 0 while a pool is inactive.
       type: list

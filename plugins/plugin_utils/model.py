@@ -20,6 +20,7 @@ import ipaddress
 import re
 
 from . import budget as budget_mod
+from . import checks as checks_mod
 from . import dns as dns_mod
 from . import ipplan
 from . import mail as mail_mod
@@ -400,7 +401,36 @@ def _remote_secondaries(dns_settings, external, services, warnings):
                             "branch %s)." % (r["host"], r["branch"], r["branch"]))
 
 
-def build_model(branch, inventory, current=None):
+def _current_addresses(addresses, vms, networks):
+    """Addresses the defined VMs were built with (``{vm: {network, ipv4, ipv6}}``, read by
+    playbooks/placement.yml from the domains' metadata). A VM without vm_address keeps its
+    address, so adding or renaming another VM never renumbers a running one; an address
+    that no longer fits (the VM moved to another network, the subnet changed) is dropped
+    and the VM gets a planned one, as the inventory then asks for.
+    """
+    if not isinstance(addresses, dict):
+        return
+    for name, rec in sorted(addresses.items()):
+        if name not in vms or not isinstance(rec, dict):
+            continue
+        vm = vms[name]
+        net = networks.get(vm["network"])
+        if net is None or rec.get("network") not in (None, "", vm["network"]):
+            continue
+        for key, want, subnet in (("ipv4", "want_ipv4", net["ipv4"]), ("ipv6", "want_ipv6", net["ipv6"])):
+            value = rec.get(key)
+            if vm[want] is not None or not value or subnet is None:
+                continue
+            try:
+                ip = ipaddress.ip_address(str(value))
+            except ValueError:
+                continue
+            if ip.version == subnet.version and int(subnet.first) < int(ip) < int(subnet.last):
+                vm[want] = str(ip)
+                vm.setdefault("kept_address", []).append(key)
+
+
+def build_model(branch, inventory, current=None, addresses=None):
     """Validate and normalise a branch; place its VMs; plan its addresses.
 
     :param branch: the ``smbvdc_branch`` mapping.
@@ -409,16 +439,20 @@ def build_model(branch, inventory, current=None):
     :param current: ``{kvm host: [VM names defined there now]}`` (reality
         first: those VMs stay where they are; only new VMs are placed).
         ``None``: plan from the inventory alone (preflight, capacity).
+    :param addresses: ``{vm: {"network", "ipv4", "ipv6"}}`` the defined VMs
+        were built with; a VM without vm_address keeps them.
     :raises ModelError: listing every problem, each naming its variable.
     """
     problems = Collector()
     warnings = []
+    current_addresses = addresses
     name, domain, mail_domains = _branch_section(branch, problems)
     sites = _sites(branch, problems)
     networks = _networks(branch, sites, problems)
     settings = _budget_settings(branch, problems)
     dns_settings = dns_mod.validate_settings(branch, problems)
     mail_settings = mail_mod.validate_settings(branch, problems)
+    monitoring_settings, backup_settings = checks_mod.validate_settings(branch, domain, mail_domains, problems)
     groups = _groups(inventory)
     hv = _HostVars(inventory.get("hostvars"))
     network_names = list(networks)
@@ -525,7 +559,9 @@ def build_model(branch, inventory, current=None):
                   "groups": service_groups, "want_ipv4": want4, "want_ipv6": want6, "state": state}
 
     _check_groups(groups, hv, vms, kvm_hosts, problems, warnings)
+    checks_mod.check_backup_hosts(backup_settings, vms, problems)
     _reality(current, kvm_hosts, vms, problems)
+    _current_addresses(current_addresses, vms, networks)
 
     # --- services -------------------------------------------------------------
     services = {g: sorted(h for h in groups.get(g, []) if h in vms or h in external) for g in SERVICE_GROUP_NAMES}
@@ -641,6 +677,8 @@ def build_model(branch, inventory, current=None):
         "budgets": budgets,
         "dns": dns_settings,
         "mail": mail_settings,
+        "monitoring": monitoring_settings,
+        "backup": backup_settings,
         "warnings": warnings,
     }
 

@@ -101,6 +101,10 @@ BRANCH = _section(
         doc_default="defaults"),
     Var("mail", "mapping", "mail settings (DKIM, DMARC reports, ...), see [mail.md](mail.md)",
         doc_default="defaults"),
+    Var("monitoring", "mapping", "what Nagios checks and whom it tells (table below), see "
+        "[monitoring.md](monitoring.md)", doc_default="defaults"),
+    Var("backup", "mapping", "when Amanda backs up and how long it keeps it (table below), see "
+        "[backups.md](backups.md)", doc_default="defaults"),
     Var("description", "str", "free text", default=""),
 )
 
@@ -193,9 +197,52 @@ VM = _section(
         doc_default="none"),
 )
 
-SECTIONS = {"branch": BRANCH, "network": NETWORK, "budget": BUDGET, "kvm": KVM, "vm": VM}
+# --- smbvdc_branch.monitoring (plugin_utils/checks.py derives the checks) -------------------
+MONITORING = _section(
+    Var("check_interval", "int", "minutes between two checks of a service", "use 1 or more minutes, e.g. 5.",
+        default=5, nullable=False, minimum=1),
+    Var("retry_interval", "int", "minutes between re-checks of a service that is not OK", "use 1 or more minutes.",
+        default=1, nullable=False, minimum=1),
+    Var("max_check_attempts", "int", "failed checks in a row before a problem is confirmed and notified",
+        "use 1 or more, e.g. 3.", default=3, nullable=False, minimum=1),
+    Var("notify", "list", "addresses Nagios mails problems to", "write it as a list of mail addresses.",
+        doc_type="list of addresses", doc_default="`[hostmaster@<domain>]`"),
+    Var("relay", "str", "smarthost `host[:port]` the monitoring server sends through; required when an address "
+        "of `notify` is outside the branch's mail domains", "e.g. relay: smtp.isp.example:587", default="",
+        nullable=False),
+    Var("ntp_server", "str", "NTP server every host's clock offset is checked against (none: no offset check)",
+        "give a host name or address, e.g. ntp_server: 10.77.10.1", default="", nullable=False),
+    Var("cert_warn_days", "int", "certificate expiry: warn this many days before", "e.g. 21.", default=21,
+        nullable=False, minimum=1),
+    Var("cert_crit_days", "int", "certificate expiry: critical this many days before", "e.g. 7.", default=7,
+        nullable=False, minimum=1),
+    Var("disk_warn_pct", "int", "free disk space below which a disk warns", "1-99 (percent free).", default=20,
+        nullable=False, minimum=1, maximum=99),
+    Var("disk_crit_pct", "int", "free disk space below which a disk is critical", "1-99 (percent free).", default=10,
+        nullable=False, minimum=1, maximum=99),
+)
+
+# --- smbvdc_branch.backup (plugin_utils/checks.py derives the backup plan) --------------------
+BACKUP = _section(
+    Var("schedule", "str", "systemd `OnCalendar` of the daily amdump", 'e.g. schedule: "*-*-* 01:30:00".',
+        default="*-*-* 01:30:00", nullable=False),
+    Var("dumpcycle_days", "int", "every disk gets a full dump at least this often", "e.g. 7.", default=7,
+        nullable=False, minimum=1),
+    Var("retention_days", "int", "backups are kept (vtapes reused after) this many days; at least "
+        "`dumpcycle_days`, so a full dump is always kept", "e.g. 14.", default=14, nullable=False, minimum=1),
+    Var("vtape_size_mb", "int", "size of one virtual tape", "e.g. 4096.", default=4096, nullable=False,
+        minimum=64),
+    Var("holding_mb", "int", "holding disk space on the backup server", "e.g. 4096.", default=4096,
+        nullable=False, minimum=64),
+    Var("extra_paths", "list", "further directories to back up", "write a list of {host, path}.", default=[],
+        doc_type="list of `{host, path}`"),
+)
+
+SECTIONS = {"branch": BRANCH, "network": NETWORK, "budget": BUDGET, "kvm": KVM, "vm": VM,
+            "monitoring": MONITORING, "backup": BACKUP}
 # The first column's title per section in the documentation.
-_KEY_TITLE = {"branch": "key", "network": "key", "budget": "setting", "kvm": "variable", "vm": "variable"}
+_KEY_TITLE = {"branch": "key", "network": "key", "budget": "setting", "kvm": "variable", "vm": "variable",
+              "monitoring": "setting", "backup": "setting"}
 HOST_VARS = dict(KVM, **VM)
 
 

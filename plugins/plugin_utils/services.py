@@ -30,7 +30,8 @@ SERVICE_GROUPS = {
     "moodle": [("http", 80, "tcp"), ("https", 443, "tcp")],
     "owncloud": [("http", 80, "tcp"), ("https", 443, "tcp")],
     "monitoring": [("http", 80, "tcp"), ("https", 443, "tcp")],
-    "backup": [("amanda", 10080, "tcp")],
+    # Amanda runs over SSH (auth "ssh", docs/backups.md): nothing beyond SSH
+    "backup": [],
     "database": [("mysql", 3306, "tcp")],
     "kvm_hosts": [],
 }
@@ -41,6 +42,10 @@ BASELINE = [("ssh", 22, "tcp")]
 # Backup clients (every VM) accept the Amanda server's connection.
 # Kept separate so a branch without a backup server opens nothing for it.
 BACKUP_CLIENT = [("amanda", 10080, "tcp")]
+
+# Hosts the branch's Nagios server watches accept its NRPE connections
+# (NRPE itself admits only the monitoring server's address, allowed_hosts).
+MONITORED = [("nrpe", 5666, "tcp")]
 
 SERVICE_GROUP_NAMES = tuple(sorted(SERVICE_GROUPS))
 
@@ -58,12 +63,14 @@ SERVICE_CONFLICTS = (
 )
 
 
-def service_ports(group_names, extra=None, backup_client=False):
+def service_ports(group_names, extra=None, backup_client=False, monitored=False):
     """Return the sorted, de-duplicated list of ports a host must open.
 
     :param group_names: the groups the host is in (Ansible's ``group_names``).
     :param extra: optional list of ``{"port": int, "proto": "tcp"|"udp", "service": str}``.
-    :param backup_client: open the Amanda client port too.
+    :param backup_client: open the Amanda client port too (bsdtcp; the
+        collection's own Amanda setup uses SSH and does not need it).
+    :param monitored: open the NRPE port for the branch's monitoring server.
     :returns: list of ``{"service", "port", "proto"}`` dicts sorted by port, proto.
     """
     if isinstance(group_names, str):
@@ -73,6 +80,8 @@ def service_ports(group_names, extra=None, backup_client=False):
         entries.extend(SERVICE_GROUPS.get(group, []))
     if backup_client:
         entries.extend(BACKUP_CLIENT)
+    if monitored:
+        entries.extend(MONITORED)
     for i, item in enumerate(extra or []):
         if not isinstance(item, dict) or "port" not in item:
             raise ValueError("extra[%d] must be a mapping with at least 'port' (and 'proto', 'service'); got %r" % (i, item))

@@ -19,6 +19,10 @@ import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+# Lines of the lab inventory files, for the line numbers the lint reports on
+# text appended to them.
+LAB_LINES = {f: len((ROOT / "inventories" / "lab" / f).read_text().splitlines())
+             for f in ("hosts.yml", "group_vars/all/branch.yml")}
 PLAYBOOK = str(ROOT / "playbooks" / "preflight.yml")
 # Preflight fails (or passes) within LIMIT_S on an idle machine. On a busy one
 # the limit scales with a trivial ansible-playbook run measured in the same
@@ -102,6 +106,15 @@ CASES = [
         {"name": "ns1", "type": "CNAME", "value": "web1"}]})), "smbvdc_branch.dns.records[0]"),
     ("service name equal to a host", edit_branch(lambda b: b.update(dns={"service_names": {"web": ["ns2"]}})),
      "smbvdc_branch.dns.service_names.web"),
+    # monitoring and backups (plugin_utils/checks.py)
+    ("backup path no service owns", edit_branch(lambda b: b.update(backup={"extra_paths": [
+        {"host": "fileserver", "path": "/srv/files"}]})), "smbvdc_branch.backup.extra_paths[0].host"),
+    ("retention shorter than the dump cycle", edit_branch(lambda b: b.update(backup={
+        "dumpcycle_days": 7, "retention_days": 2})), "smbvdc_branch.backup.retention_days"),
+    ("notification address outside without relay", edit_branch(lambda b: b.update(monitoring={
+        "notify": ["boss@example.net"]})), "smbvdc_branch.monitoring.notify[0]"),
+    ("check interval of 0", edit_branch(lambda b: b.update(monitoring={"check_interval": 0})),
+     "smbvdc_branch.monitoring.check_interval"),
     ("hostmaster without @", edit_branch(lambda b: b.update(dns={"hostmaster": "hostmaster.lab.smbvdc.test"})),
      "smbvdc_branch.dns.hostmaster"),
     ("expire below refresh + retry", edit_branch(lambda b: b.update(dns={"expire": 3600})),
@@ -127,11 +140,11 @@ CASES = [
     ("key given twice in hosts.yml", lambda inv: (inv / "hosts.yml").write_text(
         (inv / "hosts.yml").read_text().replace("vm_memory_mb: 768", "vm_memory_mb: 768\n              vm_memory_mb: 640")),
      "hosts.yml:41: key 'vm_memory_mb' is given twice"),
-    ("yaml syntax error in hosts.yml", raw_append("hosts.yml", "  - broken: [\n"), "hosts.yml:42: YAML syntax error"),
+    ("yaml syntax error in hosts.yml", raw_append("hosts.yml", "  - broken: [\n"), "hosts.yml:%d: YAML syntax error" % (LAB_LINES["hosts.yml"] + 1)),
     ("yaml syntax error in group_vars", raw_append("group_vars/mail.yml", "mail_aliases: [oops\n"),
      "group_vars/mail.yml:10: YAML syntax error"),
     ("key given twice in group_vars", raw_append("group_vars/all/branch.yml", "smbvdc_branch: {}\n"),
-     "group_vars/all/branch.yml:19: key 'smbvdc_branch' is given twice"),
+     "group_vars/all/branch.yml:%d: key" % (LAB_LINES["group_vars/all/branch.yml"] + 1) + " 'smbvdc_branch' is given twice"),
     # layers
     ("mail_mailboxes not a list", edit_group_vars("mail", {"mail_mailboxes": "notalist"}),
      "hostvars['mail1'].mail_mailboxes"),

@@ -60,8 +60,9 @@ class FakeLibvirtError(Exception):
 
 class FakeDomain(object):
     def __init__(self, name, state=5, max_mb=1024, mem_mb=None, vcpus=1,
-                 autostart=False, persistent=True, dom_type="kvm", dom_id=-1):
+                 autostart=False, persistent=True, dom_type="kvm", dom_id=-1, metadata=None):
         self._name = name
+        self._metadata = metadata
         self._state = state
         self._max_kib = max_mb * 1024
         self._cur_kib = (mem_mb if mem_mb is not None else max_mb) * 1024
@@ -93,7 +94,12 @@ class FakeDomain(object):
         return 1 if self._autostart else 0
 
     def XMLDesc(self, flags=0):
-        return "<domain type='%s'><name>%s</name></domain>" % (self._type, self._name)
+        meta = ""
+        if self._metadata:
+            meta = "<metadata><smbvdc:vm xmlns:smbvdc='https://smbvdc.example.invalid/xmlns/libvirt/vm/1'>%s" \
+                   "</smbvdc:vm></metadata>" % "".join("<smbvdc:%s>%s</smbvdc:%s>" % (k, v, k)
+                                                       for k, v in self._metadata.items())
+        return "<domain type='%s'><name>%s</name>%s</domain>" % (self._type, self._name, meta)
 
 
 class VanishedDomain(FakeDomain):

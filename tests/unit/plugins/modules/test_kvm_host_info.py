@@ -90,6 +90,7 @@ def test_normal_host(libvirt_fakes, fake_libvirt, host_files, run_module):
         "memory_mb": 1536,
         "max_memory_mb": 2048,
         "vcpus": 2,
+        "smbvdc": {},
     }
     assert doms["dns1"]["state"] == "shutoff"
     assert doms["dns1"]["active"] is False
@@ -276,3 +277,18 @@ def test_unknown_option_rejected(fake_libvirt, host_files, run_module):
 
     assert rc == 1
     assert "Unsupported parameters" in result["msg"]
+
+
+def test_domain_metadata_of_the_vm_role(libvirt_fakes, fake_libvirt, host_files, run_module):
+    """The placement keeps a defined VM's address from what the vm role recorded in <metadata>."""
+    conn = _normal_host(libvirt_fakes)
+    conn.domains.append(libvirt_fakes.FakeDomain("lab-mail1", state=1, max_mb=1536, dom_id=7, metadata={
+        "branch": "lab", "name": "mail1", "network": "lan", "ipv4": "10.77.10.10", "ipv6": "fd00:77:10::a"}))
+    fake_libvirt.conn = conn
+    rc, result = run_module(kvm_host_info.main)
+    assert rc == 0, result
+    doms = {d["name"]: d for d in result["kvm_host"]["domains"]}
+    assert doms["lab-mail1"]["smbvdc"] == {"branch": "lab", "name": "mail1", "network": "lan",
+                                           "ipv4": "10.77.10.10", "ipv6": "fd00:77:10::a"}
+    others = [d for n, d in doms.items() if n != "lab-mail1"]
+    assert others and all(d["smbvdc"] == {} for d in others)

@@ -33,8 +33,13 @@ def test_every_variable_has_a_row_in_the_docs():
 
 
 def test_render_docs_needs_every_block():
-    with pytest.raises(ValueError, match="schema:branch"):
+    with pytest.raises(ValueError, match="no <!-- BEGIN schema:[a-z]+ -->"):
         schema.render_docs("no tables here\n")
+    # every section but one present: the missing one is named
+    text = "".join("<!-- BEGIN schema:%s -->\n<!-- END schema:%s -->\n" % (s, s) for s in schema.SECTIONS
+                   if s != "backup")
+    with pytest.raises(ValueError, match="schema:backup"):
+        schema.render_docs(text)
 
 
 def test_the_model_reads_its_keys_from_the_schema():
