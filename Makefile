@@ -12,7 +12,7 @@ LAB_MULTI_INVENTORY ?= inventories/lab-multi
 # Molecule scenarios run by `make test` (each: create, converge, idempotence, verify, destroy)
 MOLECULE_SCENARIOS ?= $(shell ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)
 
-.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-multi lab-multi-check lab-multi-down lab-multi-migration-test capacity bench bench-placement bench-dns bench-provision bench-mail build clean
+.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-multi lab-multi-check lab-multi-add-vm lab-multi-down lab-multi-migration-test capacity bench bench-placement bench-dns bench-provision bench-mail build clean
 
 help:
 	@echo "make lab      - bring up the lab branch (inventories/lab) on this machine"
@@ -65,6 +65,11 @@ lab-multi: setup
 # web1 live there and back under an HTTP probe.
 lab-multi-check: setup-nodocker
 	LAB_MULTI_INVENTORY=$(LAB_MULTI_INVENTORY) scripts/lab-multi-check.sh
+
+# Adding a VM moves none: vms.yml on a copy of the inventory with one VM
+# more; hosts, UUIDs, disk files and addresses of the others must not change.
+lab-multi-add-vm: setup-nodocker
+	LAB_MULTI_INVENTORY=$(LAB_MULTI_INVENTORY) scripts/lab-multi-add-vm.sh
 
 # A throw-away guest migrated live kvm1 -> kvm2 -> kvm1 (times and ping gap),
 # through playbooks/tasks/live_migrate.yml; needs kvm2 up, not the branch.

@@ -9,7 +9,12 @@ branch model built from the inventory, nothing is typed twice. Checks:
 - submission on 587 offers AUTH only after STARTTLS;
 - a message submitted as the first mailbox of the inventory whose password
   was generated into <inventory>/.smbvdc/secrets reaches its INBOX over IMAP
-  (bounded wait), DKIM-signed and scanned by amavis.
+  (bounded wait), DKIM-signed and scanned by amavis;
+- with a monitoring server: Nagios checks every service of the monitoring
+  plan and has no unhandled problem (not OK, not acknowledged, not in
+  downtime), read from its status data;
+- with a backup server: every VM's last good backup is younger than the
+  schedule allows (Nagios' "Backup age" services, and amadmin on the server).
 
 Traffic goes only to the branch's own VMs. Prints one line per check and
 `lab-check: N passed, N failed` last; exits 1 on any failure. Passwords are
@@ -69,7 +74,11 @@ def main():
 
     hostvars, groups = inventory(args.inventory)
     any_host = next(iter(hostvars.values()))
-    model = modelmod.build_model(any_host["smbvdc_branch"], {"groups": groups, "hostvars": hostvars})
+    # where the VMs are and which addresses they were built with, as the
+    # playbooks read it (a VM added later does not shift the others)
+    current, addresses = inventory_groups.defined_vms(hostvars, groups)
+    model = modelmod.build_model(any_host["smbvdc_branch"], {"groups": groups, "hostvars": hostvars},
+                                 current=current, addresses=addresses)
     servers = dnsgen.server_addresses(model)
     domain = model["domain"]
     mail_hosts = model["services"].get("mail", [])
@@ -155,9 +164,54 @@ def main():
             except Exception as exc:
                 check("587 -> IMAP round trip for %s" % box, False, exc)
 
+    if model["services"].get("monitoring") or model["services"].get("backup"):
+        monitoring_and_backups(args.inventory)
+
     passed = sum(RESULTS)
     print("lab-check: %d passed, %d failed" % (passed, len(RESULTS) - passed))
     return 0 if passed == len(RESULTS) else 1
+
+
+def monitoring_and_backups(inventory):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from labcommon import STATE, Branch
+
+    branch = Branch(inventory)
+    plan = branch.monitoring
+    if plan["server"]:
+        try:
+            status = branch.nagios_status()
+        except Exception as exc:  # an unreachable server is a failed check
+            check("Nagios status data on %s" % plan["server"], False, exc)
+            status = None
+        if status is not None:
+            want = {(s["host"], s["description"]) for s in plan["services"]}
+            missing = sorted(want - set(status))
+            check("Nagios on %s checks all %d services of the plan" % (plan["server"], len(want)), not missing,
+                  "missing: %s" % ", ".join("%s/%s" % m for m in missing[:10]) if missing else "")
+            unhandled = sorted("%s/%s=%s" % (h, d, STATE.get(int(v.get("current_state", 3))))
+                               for (h, d), v in status.items()
+                               if int(v.get("current_state", 3)) != 0
+                               and v.get("problem_has_been_acknowledged") == "0"
+                               and v.get("scheduled_downtime_depth", "0") == "0")
+            check("Nagios has no unhandled problems", not unhandled, ", ".join(unhandled[:12]))
+            never = sorted("%s/%s" % k for k, v in status.items() if v.get("has_been_checked") == "0")
+            check("every service has been checked", not never, ", ".join(never[:10]))
+            ages = {k[0]: v for k, v in status.items() if k[1] == "Backup age"}
+            if branch.backup["server"]:
+                bad = sorted("%s: %s" % (h, v.get("plugin_output", "")) for h, v in ages.items()
+                             if v.get("current_state") != "0")
+                check("Nagios: every VM's last backup is younger than its schedule", ages and not bad,
+                      "; ".join(bad[:6]) or "%d VMs" % len(ages))
+    if branch.backup["server"]:
+        server, conf = branch.backup["server"], branch.backup["config"]
+        clients = [c["fqdn"] for c in branch.backup["clients"]]
+        res = branch.ssh(server, "for h in %s; do /usr/local/lib/nagios/plugins/check_amanda_age %s $h 26 50; done"
+                         % (" ".join(clients), conf))
+        lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
+        ok = len(lines) == len(clients) and all(ln.startswith("OK") for ln in lines)
+        check("amanda on %s: a good backup of every VM younger than 26 h" % server, ok,
+              "; ".join(lines[:3]) + (" ..." if len(lines) > 3 else "") if lines else res.stderr.strip()[:200])
 
 
 if __name__ == "__main__":

@@ -165,6 +165,7 @@ def _zones(model):
     zones = [model["domain"]] + [d for d in model.get("mail_domains", []) if d != model["domain"]]
     for net in sorted(model["networks"].values(), key=lambda n: n["name"]):
         for z in net.get("reverse_zones") or []:
+            z = z["zone"] if isinstance(z, dict) else z
             if z not in zones:
                 zones.append(z)
     return zones
@@ -175,7 +176,9 @@ COMMANDS = {
     "smbvdc_check_nrpe_at": "%s/check_nrpe -H $ARG1$ -t 60 -c $ARG2$" % PLUGINS,
     "smbvdc_check_nrpe_alive": "%s/check_nrpe -H $HOSTADDRESS$ -t 30" % PLUGINS,
     "smbvdc_check_ping": "%s/check_ping -H $HOSTADDRESS$ -w 1000,20%% -c 3000,60%% -p 3" % PLUGINS,
-    "smbvdc_check_dns_zone": "%s/check_dig -H $HOSTADDRESS$ -l $ARG1$ -T SOA -t 10" % PLUGINS,
+    # check_dig 2.3 answers only WARNING when the server does not answer at
+    # all; check_dns_soa (the nagios role's) is CRITICAL then
+    "smbvdc_check_dns_zone": "%s/check_dns_soa -H $HOSTADDRESS$ -z $ARG1$ -t 10" % LOCAL_PLUGINS,
     "smbvdc_check_dns_serial": "%s/check_dns_serial -H $HOSTADDRESS$ -P $ARG1$ -z $ARG2$" % LOCAL_PLUGINS,
     "smbvdc_check_dns_txt": "%s/check_dns_txt -H $HOSTADDRESS$ -n $ARG1$ -s $ARG2$" % LOCAL_PLUGINS,
     "smbvdc_check_smtp": "%s/check_smtp -H $HOSTADDRESS$ -p $ARG1$ -t 20" % PLUGINS,
@@ -264,7 +267,7 @@ def _nrpe_checks(model, name, groups, settings, kind):
         out += [
             ("check_smbvdc_vms", "%s/check_smbvdc_vms %s" % (LOCAL_PLUGINS, expected or "--none"),
              "VM states", "libvirtd", "libvirt"),
-            ("check_smbvdc_budget", "%s/check_smbvdc_budget --available-mb %d" % (LOCAL_PLUGINS, int(available)),
+            ("check_smbvdc_budget", "%s/check_smbvdc_vms --budget --available-mb %d" % (LOCAL_PLUGINS, int(available)),
              "RAM budget", None, "libvirt"),
         ]
     if "mail" in groups:
@@ -359,7 +362,7 @@ def monitoring_plan(model):
         "commands": [{"name": n, "line": COMMANDS[n]} for n in sorted(COMMANDS)],
         "services": services,
         "nrpe": nrpe,
-        "plugins": ["check_dns_serial", "check_dns_txt"],
+        "plugins": ["check_dns_serial", "check_dns_soa", "check_dns_txt"],
         "warnings": warnings,
     }
 

@@ -53,7 +53,8 @@ def test_every_host_and_service_watched():
     for s in plan["services"]:
         by.setdefault(s["host"], {})[s["description"]] = s
     # DNS: every server answers for every zone (forward and reverse), secondaries carry the serial
-    zones = ["lab.smbvdc.test"] + _model()["networks"]["lan"]["reverse_zones"]
+    zones = ["lab.smbvdc.test"] + [z["zone"] for z in _model()["networks"]["lan"]["reverse_zones"]]
+    assert len(zones) == 3 and all(isinstance(z, str) and z.endswith(("arpa", "test")) for z in zones)
     for ns in ("ns1", "ns2"):
         for z in zones:
             assert by[ns]["DNS %s" % z]["unit"] == "nsd"
