@@ -24,19 +24,22 @@ check() {
   else FAILED=$((FAILED + 1)); echo "FAIL $1${3:+ ($3)}"; fi
 }
 
-snapshot() {  # one line per VM: name host uuid disk-inode ipv4
+snapshot() {  # one line per VM: name host uuid disk-inode ipv4 seed-sha256
   local host uri name
   for host in kvm1 kvm2; do
     uri=$K1; [ $host = kvm2 ] && uri=$K2
     for name in $(timeout 60 virsh -q -c $uri list --all --name | grep "^$PREFIX"); do
-      local xml uuid disk inode ip
+      local xml uuid disk inode ip seed sum
       xml=$(timeout 60 virsh -c $uri dumpxml "$name")
       uuid=$(sed -n 's:.*<uuid>\(.*\)</uuid>.*:\1:p' <<<"$xml" | head -1)
       disk=$(grep -o "<source file='[^']*\.qcow2'" <<<"$xml" | head -1 | cut -d"'" -f2)
-      if [ $host = kvm1 ]; then inode=$(stat -c %i "$disk")
-      else inode=$(ssh 10.79.0.2 stat -c %i "$disk"); fi
+      # the seed disk too: a VM's network-config rewritten with another
+      # address takes effect at its next boot (found by this test)
+      seed=$(grep -o "<source file='[^']*-seed\.iso'" <<<"$xml" | head -1 | cut -d"'" -f2)
+      if [ $host = kvm1 ]; then inode=$(stat -c %i "$disk"); sum=$(sha256sum "$seed" | cut -c1-16)
+      else inode=$(ssh 10.79.0.2 stat -c %i "$disk"); sum=$(ssh 10.79.0.2 sha256sum "$seed" | cut -c1-16); fi
       ip=$(sed -n 's:.*<smbvdc\:ipv4>\(.*\)</smbvdc\:ipv4>.*:\1:p' <<<"$xml")
-      echo "${name#"$PREFIX"} $host $uuid $inode $ip"
+      echo "${name#"$PREFIX"} $host $uuid $inode $ip $sum"
     done
   done | sort
 }
@@ -64,7 +67,7 @@ after=$(snapshot)
 echo "after:"; sed 's/^/  /' <<<"$after"
 kept=$(grep -v "^$NEW " <<<"$after")
 [ "$kept" = "$before" ]
-check "no existing VM moved, was redefined with another UUID, got a new disk or a new address" $? \
+check "no existing VM moved, was redefined with another UUID, got a new disk, a new address or a new seed" $? \
   "$(wc -l <<<"$before") VMs compared"
 n=$(grep -c "^$NEW " <<<"$after")
 [ "$n" = 1 ]; check "$NEW defined on exactly one host" $? "$(grep "^$NEW " <<<"$after" | cut -d' ' -f2,5)"
