@@ -174,7 +174,7 @@ def main():
 
 def monitoring_and_backups(inventory):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from labcommon import STATE, Branch
+    from labcommon import STATE, Branch, checks
 
     branch = Branch(inventory)
     plan = branch.monitoring
@@ -206,11 +206,12 @@ def monitoring_and_backups(inventory):
     if branch.backup["server"]:
         server, conf = branch.backup["server"], branch.backup["config"]
         clients = [c["fqdn"] for c in branch.backup["clients"]]
-        res = branch.ssh(server, "for h in %s; do /usr/local/lib/nagios/plugins/check_amanda_age %s $h 26 50; done"
-                         % (" ".join(clients), conf))
+        warn, crit = checks.BACKUP_AGE_HOURS
+        res = branch.ssh(server, "for h in %s; do /usr/local/lib/nagios/plugins/check_amanda_age %s $h %d %d; done"
+                         % (" ".join(clients), conf, warn, crit))
         lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
         ok = len(lines) == len(clients) and all(ln.startswith("OK") for ln in lines)
-        check("amanda on %s: a good backup of every VM younger than 26 h" % server, ok,
+        check("amanda on %s: a good backup of every VM younger than %d h" % (server, warn), ok,
               "; ".join(lines[:3]) + (" ..." if len(lines) > 3 else "") if lines else res.stderr.strip()[:200])
 
 

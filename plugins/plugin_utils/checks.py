@@ -51,6 +51,10 @@ SERVICE_PATHS = {
 }
 # Groups whose hosts run MariaDB (the mail host keeps Roundcube's database).
 MARIADB_GROUPS = ("mail", "database")
+# Age of a VM's last good backup in hours (the schedule is daily): warning
+# after one missed run, critical after two. Nagios' "Backup age" and
+# scripts/lab-check.py use these.
+BACKUP_AGE_HOURS = (24 + 2, 2 * 24 + 2)
 # Everything of a host: /etc (NSD zones and keys are in /etc/nsd).
 BASE_PATHS = [("/etc", "configuration")]
 
@@ -333,7 +337,7 @@ def monitoring_plan(model):
 
     backup_server = (model["services"].get("backup") or [None])[0]
     backup_address = _address(model, backup_server) if backup_server else None
-    backup_hours = (24 + 2, 2 * 24 + 2)     # daily schedule: warn after one missed run, critical after two
+    backup_hours = BACKUP_AGE_HOURS
     if backup_server:
         nrpe.setdefault(backup_server, {})
     for h in hosts:
