@@ -10,6 +10,9 @@ branch model built from the inventory, nothing is typed twice. Checks:
 - a message submitted as the first mailbox of the inventory whose password
   was generated into <inventory>/.smbvdc/secrets reaches its INBOX over IMAP
   (bounded wait), DKIM-signed and scanned by amavis;
+- every web site of the model (tests/webcheck.py): its certificate validates
+  against the branch CA, HTTP redirects to HTTPS, HTTPS answers with HSTS,
+  and the Moodle admin logs in through the login form;
 - with a monitoring server: Nagios checks every service of the monitoring
   plan and has no unhandled problem (not OK, not acknowledged, not in
   downtime), read from its status data;
@@ -163,6 +166,10 @@ def main():
                     check("the message went through amavis/SpamAssassin", "X-Spam-" in raw)
             except Exception as exc:
                 check("587 -> IMAP round trip for %s" % box, False, exc)
+
+    if any(model["services"].get(g) for g in ("web", "moodle", "owncloud")):
+        import webcheck     # tests/webcheck.py: HTTPS, certificates, redirects, the Moodle login
+        webcheck.web_checks(model, args.inventory, check)
 
     if model["services"].get("monitoring") or model["services"].get("backup"):
         monitoring_and_backups(args.inventory)

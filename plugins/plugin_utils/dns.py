@@ -33,6 +33,7 @@ from .errors import Collector, ModelError
 from . import ipplan
 from . import mail as mail_mod
 from . import names
+from . import web as web_mod
 
 DEFAULTS = {
     "ttl": 3600,
@@ -568,6 +569,25 @@ def build_zones(model, dkim_keys=None):
                         z.add("@", "A", a, "smbvdc_branch.dns.apex_web")
                     for a in hosts[m][2]:
                         z.add("@", "AAAA", a, "smbvdc_branch.dns.apex_web")
+        # web sites (plugin_utils/web.py): a CNAME to the site's web VM, or its
+        # addresses at a zone apex; a name the service names already point at
+        # that VM is there once
+        for fqdn, szone, shost, var in web_mod.site_records(model):
+            if szone != zname or shost not in hosts or fqdn == hosts[shost][0]:
+                continue
+            owner = _rel(fqdn, zname)
+            if owner == "@":
+                if zname == domain and settings.get("apex_web") and services.get("web") == [shost]:
+                    continue
+                for a in hosts[shost][1]:
+                    z.add("@", "A", a, var)
+                for a in hosts[shost][2]:
+                    z.add("@", "AAAA", a, var)
+                continue
+            target = _abs(hosts[shost][0])
+            if any(r[0] == owner and r[1] == "CNAME" and r[3] == target for r in z.records):
+                continue
+            z.add(owner, "CNAME", target, var)
         if mail_hosts:
             for m in mail_hosts:
                 z.add("@", "MX", "%d %s" % (int(mail["mx_priority"]), _abs(hosts[m][0])), "groups['mail']")

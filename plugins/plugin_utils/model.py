@@ -27,6 +27,7 @@ from . import mail as mail_mod
 from . import names
 from . import placement as placement_mod
 from . import schema
+from . import web as web_mod
 from .errors import Collector, ModelError, PlacementError, Problem
 from .services import SERVICE_CONFLICTS, SERVICE_GROUPS
 
@@ -584,6 +585,8 @@ def build_model(branch, inventory, current=None, addresses=None):
                     problems.add("hostvars['%s'].vm_host" % s, "the secondary DNS is pinned to %s, the same KVM host as "
                                  "its primary %s." % (vms[s]["pin"], p), "pin the secondary to another KVM host.")
 
+    web_settings = web_mod.validate_settings(branch, domain, mail_domains, vms, kvm_hosts, external, services,
+                                             dns_settings, problems)
     raw_mail = branch.get("mail") if isinstance(branch.get("mail"), dict) else {}
     if "dkim_selector" in raw_mail and not services["mail"]:
         problems.add("smbvdc_branch.mail.dkim_selector", "a DKIM selector is set but the branch has no mail host.",
@@ -679,6 +682,7 @@ def build_model(branch, inventory, current=None, addresses=None):
         "mail": mail_settings,
         "monitoring": monitoring_settings,
         "backup": backup_settings,
+        "web": web_settings,
         "warnings": warnings,
     }
 

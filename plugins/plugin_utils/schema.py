@@ -105,6 +105,8 @@ BRANCH = _section(
         "[monitoring.md](monitoring.md)", doc_default="defaults"),
     Var("backup", "mapping", "when Amanda backs up and how long it keeps it (table below), see "
         "[backups.md](backups.md)", doc_default="defaults"),
+    Var("web", "mapping", "the web sites and applications the web VMs serve (tables below), see [web.md](web.md)",
+        doc_default="defaults"),
     Var("description", "str", "free text", default=""),
 )
 
@@ -238,11 +240,46 @@ BACKUP = _section(
         doc_type="list of `{host, path}`"),
 )
 
+# --- smbvdc_branch.web (plugin_utils/web.py derives each web VM's sites) ----------------------
+WEB_APPS = ("static", "moodle", "nextcloud")
+WEB = _section(
+    Var("sites", "list", "the branch's web sites (table below); each name is published in DNS as a record of its "
+        "web VM", "write a list of {name, app}, e.g. [{name: www, app: static}].", default=[],
+        doc_type="list of sites (below)"),
+    Var("default_sites", "bool", "the VM of group `moodle` (`owncloud`), when the group has one VM and `sites` "
+        "none for it, gets a site named by the group's first `dns.service_names` entry (`moodle.<domain>`, "
+        "`cloud.<domain>`)",
+        "true or false.", default=True, nullable=False),
+)
+
+# --- smbvdc_branch.web.sites[] ------------------------------------------------------------------
+WEBSITE = _section(
+    Var("name", "str", "the site's DNS name: a label (`www` becomes `www.<domain>`) or a name in one of the "
+        "branch's zones; must not be a name DNS already has for something else", "e.g. name: www",
+        required=True),
+    Var("app", "str", "what the site serves: files from `document_root`, or the application the `moodle` / "
+        "`nextcloud` role installs", "use static, moodle or nextcloud (the collection's applications).",
+        default="static", nullable=False, choices=WEB_APPS),
+    Var("host", "str", "the web VM serving it (in group `web`; a Moodle site's VM also in `moodle`, a Nextcloud "
+        "site's in `owncloud`)", "name one VM of the web tier, e.g. host: {example}", example="web1",
+        doc_default="the only VM of the app's group"),
+    Var("aliases", "list", "further names of the site (same rules as `name`); they redirect to `wwwroot`",
+        "write it as a YAML list, e.g. [learn].", default=[], doc_type="list of names"),
+    Var("wwwroot", "str", "the URL users reach the site at (Moodle's `$CFG->wwwroot`, Nextcloud's overwrite URL): "
+        "`https://` and the site's name or an alias, no path", "e.g. wwwroot: https://moodle.example.org",
+        doc_default="`https://<name>`"),
+    Var("document_root", "str", "directory of a static site's files (applications have theirs)",
+        "an absolute path, e.g. /srv/www/intranet.", doc_default="`/var/www/<name>`"),
+    Var("tls", "mapping", "an external certificate: `{cert, key}`, paths on the web VM (cert with its chain); "
+        "none: the branch CA issues one", "e.g. tls: {cert: /etc/ssl/acme/www.crt, key: /etc/ssl/acme/www.key}",
+        doc_type="`{cert, key}`", doc_default="branch CA"),
+)
+
 SECTIONS = {"branch": BRANCH, "network": NETWORK, "budget": BUDGET, "kvm": KVM, "vm": VM,
-            "monitoring": MONITORING, "backup": BACKUP}
+            "monitoring": MONITORING, "backup": BACKUP, "web": WEB, "website": WEBSITE}
 # The first column's title per section in the documentation.
 _KEY_TITLE = {"branch": "key", "network": "key", "budget": "setting", "kvm": "variable", "vm": "variable",
-              "monitoring": "setting", "backup": "setting"}
+              "monitoring": "setting", "backup": "setting", "web": "setting", "website": "key"}
 HOST_VARS = dict(KVM, **VM)
 
 

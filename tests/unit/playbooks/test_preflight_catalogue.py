@@ -23,6 +23,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 # text appended to them.
 LAB_LINES = {f: len((ROOT / "inventories" / "lab" / f).read_text().splitlines())
              for f in ("hosts.yml", "group_vars/all/branch.yml")}
+# The line after mail1's vm_memory_mb (where the test gives it twice).
+MAIL1_MEMORY_LINE = (ROOT / "inventories" / "lab" / "hosts.yml").read_text().splitlines().index(
+    "              vm_memory_mb: 1536") + 2
 PLAYBOOK = str(ROOT / "playbooks" / "preflight.yml")
 # Preflight fails (or passes) within LIMIT_S on an idle machine. On a busy one
 # the limit scales with a trivial ansible-playbook run measured in the same
@@ -123,6 +126,16 @@ CASES = [
      "smbvdc_branch.mail.spf_extra[0]"),
     ("dmarc rua not a mailto uri", edit_branch(lambda b: b.update(mail={"dmarc_rua": "dmarc@example.org"})),
      "smbvdc_branch.mail.dmarc_rua"),
+    # web sites (plugin_utils/web.py)
+    ("site name colliding with a host", edit_branch(lambda b: b.update(web={"sites": [{"name": "ns1"}]})),
+     "smbvdc_branch.web.sites[0].name: ns1.lab.smbvdc.test is already the name of host ns1"),
+    ("unknown web application", edit_branch(lambda b: b.update(web={"sites": [{"name": "shop", "app": "wordpress"}]})),
+     "smbvdc_branch.web.sites[0].app"),
+    ("wwwroot not https", edit_branch(lambda b: b.update(web={"sites": [
+        {"name": "www", "wwwroot": "http://www.lab.smbvdc.test"}]})), "smbvdc_branch.web.sites[0].wwwroot"),
+    ("moodle vm below the memory moodle needs", edit_hosts(lambda d: (
+        _set(WEB1, "vm_memory_mb", 512)(d), _vms(d).update(moodle={"hosts": {"web1": None}}))),
+     "hostvars['web1'].vm_memory_mb: 512 MiB is less than its sites need: 768 MiB"),
     # model
     ("vm_network as a list", edit_hosts(_set(WEB1, "vm_network", ["lan"])), "hostvars['web1'].vm_network"),
     ("vm_host as a list", edit_hosts(_set(WEB1, "vm_host", ["lab-kvm"])), "hostvars['web1'].vm_host"),
@@ -138,8 +151,8 @@ CASES = [
         "smbvdc_branch:\n  - name: lab\n  - domain: lab.smbvdc.test\n"), "smbvdc_branch must be a mapping"),
     # the inventory's files
     ("key given twice in hosts.yml", lambda inv: (inv / "hosts.yml").write_text(
-        (inv / "hosts.yml").read_text().replace("vm_memory_mb: 768", "vm_memory_mb: 768\n              vm_memory_mb: 640")),
-     "hosts.yml:41: key 'vm_memory_mb' is given twice"),
+        (inv / "hosts.yml").read_text().replace("vm_memory_mb: 1536", "vm_memory_mb: 1536\n              vm_memory_mb: 640")),
+     "hosts.yml:%d: key 'vm_memory_mb' is given twice" % MAIL1_MEMORY_LINE),
     ("yaml syntax error in hosts.yml", raw_append("hosts.yml", "  - broken: [\n"), "hosts.yml:%d: YAML syntax error" % (LAB_LINES["hosts.yml"] + 1)),
     ("yaml syntax error in group_vars", raw_append("group_vars/mail.yml", "mail_aliases: [oops\n"),
      "group_vars/mail.yml:10: YAML syntax error"),
