@@ -12,11 +12,13 @@ LAB_MULTI_INVENTORY ?= inventories/lab-multi
 # Molecule scenarios run by `make test` (each: create, converge, idempotence, verify, destroy)
 MOLECULE_SCENARIOS ?= $(shell ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)
 
-.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-multi lab-multi-check lab-multi-add-vm lab-multi-down lab-multi-migration-test capacity bench bench-placement bench-dns bench-provision bench-mail build clean
+.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-fault-drill lab-restore-drill lab-multi lab-multi-check lab-multi-add-vm lab-multi-down lab-multi-migration-test capacity bench bench-placement bench-dns bench-provision bench-mail build clean
 
 help:
 	@echo "make lab      - bring up the lab branch (inventories/lab) on this machine"
 	@echo "make lab-multi - the two-host lab: second KVM host kvm2 + site.yml on inventories/lab-multi"
+	@echo "make lab-fault-drill   - stop services on the lab, Nagios must see them and mail the admin"
+	@echo "make lab-restore-drill - back up, destroy and restore a mailbox, a database and a Moodle file"
 	@echo "make lab-multi-check - checks of the two-host lab (LAB_MULTI_MIGRATE=1: live-migrate web1 too)"
 	@echo "make test     - lint + unit + integration + molecule (installs what it needs)"
 	@echo "make capacity - print the capacity plan of LAB_INVENTORY (no host touched)"
@@ -52,6 +54,18 @@ lab: setup
 # running lab (or LAB_INVENTORY); prints `lab-check: N passed, N failed`.
 lab-check: setup-nodocker
 	python scripts/lab-check.py -i $(LAB_INVENTORY)
+
+# Stop postfix on mail1, nsd on ns2 and apache2 on web1 in turn: Nagios on
+# mon1 must see each CRITICAL and OK again, and mail the admin over IMAP;
+# prints detection times and `fault-drill: N passed, N failed`.
+lab-fault-drill: setup-nodocker
+	python scripts/lab-fault-drill.py -i $(LAB_INVENTORY)
+
+# Write a mailbox, a MariaDB database and a Moodle file, amdump on bak1,
+# destroy, restore (amrecover, amfetchdump), compare byte for byte and by
+# row counts; prints sizes, times and `restore-drill: N passed, N failed`.
+lab-restore-drill: setup-nodocker
+	python scripts/lab-restore-drill.py -i $(LAB_INVENTORY)
 
 # The two-host lab (docs/multi-host.md): kvm2 is a systemd-nspawn container
 # with its own libvirtd on this machine, its VM bridge joined to this host's

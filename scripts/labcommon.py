@@ -9,6 +9,7 @@ with the branch's own SSH key, and read Nagios' state from its status data
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,22 @@ class Branch(object):
                "-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20",
                "root@%s" % self.address(host), command]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input)
+
+    def run(self, host, script, user=None, stdin=None, check=True, timeout=900):
+        """``sh -c script`` on VM ``host`` as root (or ``user``, through runuser); bytes in and out,
+        the runner of tests/restoredrill.py. Raises with the output when ``check`` and it fails."""
+        command = "sh -c %s" % shlex.quote(script)
+        if user:
+            command = "runuser -u %s -- %s" % (shlex.quote(user), command)
+        cmd = ["ssh", "-i", str(self.key), "-o", "UserKnownHostsFile=%s" % self.known_hosts,
+               "-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20",
+               "root@%s" % self.address(host), command]
+        res = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout)
+        if check and res.returncode != 0:
+            raise AssertionError("%s: %s -> exit %d\n%s\n%s" % (host, script[:200], res.returncode,
+                                                                res.stdout.decode(errors="replace")[-2000:],
+                                                                res.stderr.decode(errors="replace")[-2000:]))
+        return res
 
     def nagios_status(self):
         """``{(host, service description): servicestatus block}`` from status.dat on the monitoring VM."""

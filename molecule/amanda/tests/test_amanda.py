@@ -15,14 +15,12 @@ extraction/loading on the client, and a byte-for-byte comparison. It prints
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +34,7 @@ SERVER, CLIENT = "amanda-bak1", "amanda-db1"
 sys.path.insert(0, str(PROJECT / "tests"))
 import conftest  # noqa: E402,F401  (ansible_collections.smbvdc.datacenter importable)
 import inventory_groups  # noqa: E402
+import restoredrill  # noqa: E402
 
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import checks  # noqa: E402
 from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import model as modelmod  # noqa: E402
@@ -185,183 +184,13 @@ def test_no_bsdtcp_amandad():
 
 
 # --- restore drill ------------------------------------------------------------------------------
-MAILDIR = "/var/vmail/backup.smbvdc.test/drill/Maildir"
-MOODLE = "/var/lib/moodledata/filedir"
-DB, ROWS = "drill", 5000
-
-WRITE_DATA = r"""
-set -e
-mkdir -p {maildir}/cur {maildir}/new {maildir}/tmp {moodle}/3f/a2
-for i in 1 2 3 4; do
-  {{ printf 'From: alice@backup.smbvdc.test\nTo: drill@backup.smbvdc.test\nSubject: drill %s\n\n' $i
-     head -c $((i * 3000)) /dev/urandom | base64; }} > {maildir}/cur/170000000$i.M$i.amanda-db1:2,S
-done
-{{ printf 'Subject: unread\n\n'; head -c 2000000 /dev/urandom | base64; }} > {maildir}/new/1700000010.M10.amanda-db1
-head -c 300000 /dev/urandom > {moodle}/3f/a2/3fa2c0ffee
-seq 1 20000 > {moodle}/3f/a2/compressible.txt
-chmod 0600 {maildir}/cur/* {maildir}/new/*
-"""
-
-SQL_SETUP = """
-CREATE DATABASE {db};
-USE {db};
-CREATE TABLE t (id INT PRIMARY KEY, payload VARCHAR(100), note TEXT) ENGINE=InnoDB;
-CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, t_id INT);
-CREATE TRIGGER t_ai AFTER INSERT ON t FOR EACH ROW INSERT INTO audit (t_id) VALUES (NEW.id);
-INSERT INTO t SELECT seq, SHA2(seq, 256), REPEAT(CHAR(65 + seq % 26), seq % 200) FROM seq_1_to_{rows};
-CREATE VIEW v AS SELECT COUNT(*) AS n FROM t;
-CREATE PROCEDURE p() SELECT COUNT(*) FROM t;
-CREATE EVENT e ON SCHEDULE EVERY 1 DAY STARTS '2037-01-01 00:00:00' DO DELETE FROM audit WHERE id < 0;
-"""
-
-SQL_STATE = ("SELECT (SELECT COUNT(*) FROM {db}.t), (SELECT COUNT(*) FROM {db}.audit), (SELECT n FROM {db}.v), "
-             "(SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA='{db}'), "
-             "(SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA='{db}'), "
-             "(SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA='{db}')")
-
-
-def checksums(container, *dirs):
-    text = out(container, "find %s -type f -print0 | sort -z | xargs -0 sha256sum" % " ".join(dirs))
-    return {line[66:]: line[:64] for line in text.splitlines()}
-
-
-def table_checksum(container):
-    return out(container, "mariadb -N -e 'CHECKSUM TABLE %s.t EXTENDED'" % DB).split()[-1]
-
-
-def db_state(container):
-    return out(container, "mariadb -N -e \"%s\"" % SQL_STATE.format(db=DB)).split()
-
-
-def dump_chain(plan, host, disk):
-    """``[(datestamp, level), ...]`` to restore the newest state of a DLE: the newest OK dump and,
-    when it is an incremental, the dumps of lower levels it builds on, oldest first."""
-    text = out(SERVER, "amadmin %s find %s %s" % (plan["config"], host, shlex.quote(disk)), user="backup")
-    rows = []
-    for line in text.splitlines():
-        tokens = shlex.split(line)
-        if len(tokens) > 5 and re.match(r"^\d{4}-\d\d-\d\d$", tokens[0]) and tokens[2] == host \
-                and tokens[3] == disk and tokens[-1] == "OK":
-            rows.append((re.sub(r"\D", "", tokens[0] + tokens[1]), int(tokens[4])))
-    rows.sort()
-    assert rows, "no OK dump of %s:%s" % (host, disk)
-    chain = [rows[-1]]
-    for stamp, level in reversed(rows[:-1]):
-        if chain[0][1] == 0:
-            break
-        if level < chain[0][1]:
-            chain.insert(0, (stamp, level))
-    assert chain[0][1] == 0, chain
-    return chain
-
-
-def fetch_and_extract(plan, host, disk, name, target, member):
-    """amfetchdump (as the backup user, on the server) of every image of the chain, copied to the
-    client through this machine and extracted there in order (GNU tar incremental semantics)."""
-    sizes, fetch_s, extract_s = 0, 0.0, 0.0
-    for stamp, level in dump_chain(plan, host, disk):
-        t0 = time.monotonic()
-        image = run(SERVER, "amfetchdump -p %s %s %s %s %d" % (plan["config"], host, shlex.quote("^%s$" % disk),
-                                                              stamp, level), user="backup").stdout
-        fetch_s += time.monotonic() - t0
-        sizes += len(image)
-        t0 = time.monotonic()
-        run(CLIENT, "mkdir -p %s && tar --listed-incremental=/dev/null -xpf - -C %s %s" % (target, target, member),
-            stdin=image)
-        extract_s += time.monotonic() - t0
-    return sizes, fetch_s, extract_s
-
-
-def amrecover(plan, host, disk, directory, add):
-    """amrecover on the server (root, auth local) into a scratch directory; then the restored
-    tree goes to the client. Handles incremental chains itself."""
-    script = "sethost %s\nsetdisk %s\ncd %s\nadd %s\nextract\nY\nY\nquit\n" % (host, disk, directory, add)
-    t0 = time.monotonic()
-    run(SERVER, "rm -rf /var/tmp/drill-rec && mkdir -m 0700 /var/tmp/drill-rec && cd /var/tmp/drill-rec && "
-                "amrecover %s" % plan["config"], stdin=script.encode())
-    fetch_s = time.monotonic() - t0
-    tree = run(SERVER, "tar -C /var/tmp/drill-rec -cf - . && rm -rf /var/tmp/drill-rec").stdout
-    t0 = time.monotonic()
-    run(CLIENT, "tar -xpf - -C %s" % disk, stdin=tree)
-    return len(tree), fetch_s, time.monotonic() - t0
-
-
 def test_restore_drill(plan):
-    db = client_of(plan, CLIENT)
-    config, fqdn = plan["config"], db["fqdn"]
-    results, facts = [], []
-
-    def compare(what, ok, detail=""):
-        results.append((what, ok, detail))
-
-    # 1) known data
-    run(CLIENT, "rm -rf %s %s/3f; mariadb -e 'DROP DATABASE IF EXISTS %s'" % (MAILDIR.rsplit("/", 1)[0], MOODLE, DB))
-    run(CLIENT, WRITE_DATA.format(maildir=MAILDIR, moodle=MOODLE))
-    run(CLIENT, "mariadb", stdin=SQL_SETUP.format(db=DB, rows=ROWS).encode())
-    before_files = checksums(CLIENT, MAILDIR, MOODLE)
-    before_state, before_sum = db_state(CLIENT), table_checksum(CLIENT)
-    assert len(before_files) == 7 and before_state[:3] == [str(ROWS)] * 3, (before_files, before_state)
-    data_bytes = int(out(CLIENT, "du -sb %s %s | awk '{s += $1} END {print s}'" % (MAILDIR, MOODLE)))
-
-    # 2) amdump through the systemd service (amdump as backup, then amreport). A full dump of the
-    #    client is forced: repeated verify runs make several runs a day on a three-tape cycle, which
-    #    would overwrite the full dump an incremental builds on (one run a day never does)
-    run(SERVER, "amadmin %s force %s" % (config, fqdn), user="backup")
-    t0 = time.monotonic()
-    run(SERVER, "systemctl start amanda-dump@%s.service" % config, timeout=1800)
-    dump_s = time.monotonic() - t0
-    result = out(SERVER, "systemctl show -p Result --value amanda-dump@%s.service" % config).strip()
-    assert result == "success", out(SERVER, "journalctl -u amanda-dump@%s.service --no-pager | tail -60" % config)
-    report = out(SERVER, "journalctl -u amanda-dump@%s.service --no-pager -o cat | tail -80" % config)
-    assert "DUMP SUMMARY" in report, report
-    hook = out(CLIENT, "journalctl -t smbvdc-mariadb-dump --no-pager -o cat | tail -1")
-    assert "dumped all databases" in hook, hook
-
-    # 3) destroy
-    run(CLIENT, "rm -rf %s %s/3f %s/all-databases.sql; mariadb -e 'DROP DATABASE %s'"
-        % (MAILDIR.rsplit("/", 1)[0], MOODLE, db["dump_dir"], DB))
-    assert out(CLIENT, "mariadb -N -e \"SHOW DATABASES LIKE '%s'\"" % DB).strip() == ""
-
-    # 4) restore: one mailbox with amrecover (on the server), the Moodle files and the MariaDB
-    #    dump with amfetchdump; extracted on the client, the dump loaded
-    sizes, fetch_s, restore_s = {}, 0.0, 0.0
-    mailbox = MAILDIR[len("/var/vmail/"):].rsplit("/", 1)[0]
-    sizes["vmail (amrecover)"], f, r = amrecover(plan, fqdn, "/var/vmail", mailbox.rsplit("/", 1)[0],
-                                                 mailbox.rsplit("/", 1)[1])
-    fetch_s, restore_s = fetch_s + f, restore_s + r
-    sizes["moodledata"], f, r = fetch_and_extract(plan, fqdn, "/var/lib/moodledata", "moodledata",
-                                                  "/var/lib/moodledata", "./filedir/3f")
-    fetch_s, restore_s = fetch_s + f, restore_s + r
-    sizes["mariadb"], f, r = fetch_and_extract(plan, fqdn, db["dump_dir"], "mariadb", "/var/tmp/drill-sql",
-                                               "./all-databases.sql")
-    fetch_s, restore_s = fetch_s + f, restore_s + r
-    t0 = time.monotonic()
-    run(CLIENT, "mariadb < /var/tmp/drill-sql/all-databases.sql && rm -rf /var/tmp/drill-sql")
-    restore_s += time.monotonic() - t0
-
-    # 5) compare
-    after_files = checksums(CLIENT, MAILDIR, MOODLE)
-    for path, digest in sorted(before_files.items()):
-        compare("sha256 %s" % path, after_files.get(path) == digest, after_files.get(path, "missing"))
-    compare("no extra files", set(after_files) == set(before_files), sorted(set(after_files) - set(before_files)))
-    after_state = db_state(CLIENT)
-    compare("row count %s.t" % DB, after_state[0] == before_state[0], "%s vs %s" % (after_state[0], before_state[0]))
-    compare("table checksum %s.t" % DB, table_checksum(CLIENT) == before_sum)
-    compare("trigger-written rows, view, routine, trigger, event", after_state == before_state,
-            "%s vs %s" % (after_state, before_state))
-    modes = out(CLIENT, "stat -c '%%a %%U' %s/cur/* | sort -u" % MAILDIR).split("\n")[0]
-    compare("Maildir file mode and owner", modes == "600 root", modes)
-
-    passed = sum(1 for r in results if r[1])
-    failed = [r for r in results if not r[1]]
-    print("\nrestore-drill: data %.1f MiB (%d files, %d rows); amdump %.1f s; amrecover/amfetchdump %.1f s "
-          "(%s); extract+load %.1f s"
-          % (data_bytes / 2 ** 20, len(before_files), ROWS, dump_s, fetch_s,
-             ", ".join("%s %.1f MiB" % (k, v / 2 ** 20) for k, v in sorted(sizes.items())), restore_s))
-    for what, ok, detail in results:
-        print("  %s %s %s" % ("ok  " if ok else "FAIL", what, detail if not ok else ""))
-    print("restore-drill: %d passed, %d failed" % (passed, len(failed)))
-    assert not failed, failed
+    """tests/restoredrill.py on the client (Maildir, MariaDB, Moodle file), through docker exec."""
+    drill = restoredrill.Drill(run, plan, SERVER, mail=(CLIENT, CLIENT), db=(CLIENT, CLIENT),
+                               moodle=(CLIENT, CLIENT), domain="backup.smbvdc.test")
+    results, summary = drill.run_drill()
+    failed = restoredrill.print_report(results, summary)
+    assert len(results) >= 12 and not failed, [r for r in results if not r[1]]
 
 
 def test_backup_age_check_through_sudo(plan):
