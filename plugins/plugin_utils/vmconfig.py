@@ -441,7 +441,11 @@ def user_data(vm, ssh_public_key, options=None):
         "hostname": vm["name"],
         "fqdn": fqdn,
         "prefer_fqdn_over_hostname": False,
-        "manage_etc_hosts": True,
+        # "localhost": cloud-init only makes sure the FQDN resolves (the 127.0.1.1 line) and leaves the
+        # rest of /etc/hosts alone. With true it re-renders the whole file from its template on every
+        # boot, which removed the common role's block after each reboot, so the next converge changed
+        # /etc/hosts on every VM (issue 16).
+        "manage_etc_hosts": "localhost",
         "locale": opts["locale"],
         # Host keys: ed25519 only, made at first boot (RSA costs ~25 s under
         # emulation); the base image ships none.

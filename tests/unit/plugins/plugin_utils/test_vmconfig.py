@@ -237,7 +237,7 @@ def test_user_data_is_cloud_config_with_hostname_fqdn_and_key(vm, net):
     assert out["user-data"].startswith("#cloud-config\n")
     ud = yaml.safe_load(out["user-data"])
     assert ud["hostname"] == "ns1" and ud["fqdn"] == "ns1.lab.smbvdc.test"
-    assert ud["manage_etc_hosts"] is True and ud["locale"] == "C.UTF-8"
+    assert ud["manage_etc_hosts"] == "localhost" and ud["locale"] == "C.UTF-8"
     assert ud["ssh_authorized_keys"] == [KEY]
     assert ud["disable_root"] is False and ud["users"] == []
     assert ud["ssh_pwauth"] is False
