@@ -21,6 +21,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,28 @@ def out(container, script, **kw):
 
 def client_of(plan, name):
     return [c for c in plan["clients"] if c["name"] == name][0]
+
+
+# --- the first dump (runs first: the later tests need the server idle) -------------------------
+def test_converge_started_the_first_dump_and_it_succeeded(plan):
+    """playbooks/backup.yml's first_dump started amdump in the background on the new server; wait
+    (bounded) for it to end and check that every DLE of the plan has a good dump from it."""
+    unit = "amanda-dump@%s.service" % plan["config"]
+    deadline = time.monotonic() + 900
+    while True:
+        state = out(SERVER, "systemctl show -p ActiveState --value %s" % unit).strip()
+        if state in ("inactive", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    started = out(SERVER, "systemctl show -p ExecMainStartTimestampMonotonic --value %s" % unit).strip()
+    assert started not in ("", "0"), "the converge did not start %s" % unit
+    assert state == "inactive", "%s is %s" % (unit, state)
+    assert out(SERVER, "systemctl show -p Result --value %s" % unit).strip() == "success"
+    found = out(SERVER, "amadmin %s find" % plan["config"], user="backup")
+    ok = {(line.split()[2], line.split()[3]) for line in found.splitlines()
+          if re.match(r"^\d{4}-", line) and line.rstrip().endswith(" OK")}
+    want = {(c["fqdn"], d["path"]) for c in plan["clients"] for d in c["dles"]}
+    assert want <= ok, "no good dump of %s" % sorted(want - ok)
 
 
 # --- configuration ----------------------------------------------------------------------------
