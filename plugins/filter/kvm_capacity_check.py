@@ -11,7 +11,8 @@ version_added: 0.3.0
 description:
   - Compares what the branch model places on a KVM host with what M(smbvdc.datacenter.kvm_host_info) reads there.
     It checks RAM and CPUs against the inventory's C(kvm_memory_mb)/C(kvm_vcpus), the storage pool against the disks
-    still to create, and the available memory against the VMs still to create (with C(vm_overhead_mb) each).
+    still to create (system and data disks of new VMs, and data disks a defined VM does not have yet), and the
+    available memory against the VMs still to create (with C(vm_overhead_mb) each).
   - Returns the problems (each naming the variable and the fix) and warnings about domains the model does not know.
 options:
   _input:
@@ -51,7 +52,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(problems), C(warnings), C(new_vms), C(new_vms_mb), C(new_vms_gb), C(foreign).
+  description:
+    - C(problems), C(warnings), C(new_vms), C(new_vms_mb), C(new_vms_gb), C(new_data_disks), C(foreign).
+    - C(new_vms_gb) is the GiB of every disk still to create; C(new_data_disks) names the data disks of defined
+      VMs among them (C(<vm>:<disk>)).
   type: dict
 """
 

@@ -29,9 +29,10 @@ _value:
   description:
     - C(name), C(title), C(type) (kvm/qemu), C(memory_mb), C(current_memory_mb), C(vcpus), C(vcpus_current),
       C(kernel), C(initrd), C(cmdline), C(tb_cache_mb), C(disks) (C(device), C(file), C(target), C(bus),
-      C(format), C(readonly)), C(interfaces) (C(type), C(network), C(bridge), C(mac), C(model)) and
+      C(format), C(readonly), C(serial)), C(interfaces) (C(type), C(network), C(bridge), C(mac), C(model)) and
       C(smbvdc) (true when the domain carries the collection's metadata) and C(metadata) (that metadata,
-      with C(branch), C(name), C(fqdn), C(network), C(ipv4), C(ipv6), C(groups)).
+      with C(branch), C(name), C(fqdn), C(network), C(ipv4), C(ipv6), C(groups), and C(data_disks) when the
+      VM has data disks).
   type: dict
 """
 

@@ -13,8 +13,9 @@ description:
     C(community.libvirt.virt command=define).
   - Direct kernel boot (C(root=LABEL=root), serial console), the VM's linked-clone
     qcow2 as C(vda), the NoCloud seed as a read-only virtio disk C(vdb) (the cloud
-    kernel has no AHCI for a CD-ROM), one virtio NIC with a stable MAC on the
-    libvirt network C(smbvdc-<network>) (nat/isolated) or the bridge (bridge mode),
+    kernel has no AHCI for a CD-ROM), the VM's C(data_disks) from C(vdc) on (each
+    C(<pool_path>/<domain>-<name>.qcow2) with the serial C(smbvdc-<name>)), one virtio
+    NIC with a stable MAC on the libvirt network C(smbvdc-<network>) (nat/isolated) or the bridge (bridge mode),
     virtio RNG and balloon.
   - Domain type C(kvm) or C(qemu) from the KVM host's facts; under C(qemu) (software
     emulation) the TCG translation cache is limited to O(host.tcg_tb_cache_mb) MiB.

@@ -10,8 +10,8 @@ short_description: Everything the vm role needs for one KVM host - definitions, 
 version_added: 0.3.0
 description:
   - One call per KVM host. It turns the branch model into, per VM placed on that host, the libvirt domain XML,
-    the system disk (path, base image, size), the NoCloud seed files, the wanted state, and how the plays
-    after the vm role reach the VM.
+    the system disk (path, base image, size), the data disks of C(vm_data_disks) (path, size), the NoCloud
+    seed files, the wanted state, and how the plays after the vm role reach the VM.
   - The model is validated once, by C(smbvdc.datacenter.branch_model). This filter checks only what the KVM
     host's facts can tell (the C(kvm_host_*) facts of the C(smbvdc.datacenter.kvm_host) role).
 options:
@@ -44,8 +44,8 @@ RETURN = r"""
 _value:
   description: >-
     C(names), C(build) and C(undefine) (VM names), C(domains) (per VM C(domain), C(state), C(xml), C(disk),
-    C(seed_iso), C(seed_dir) and C(ipv4)), C(seed_files) (C(name), C(dir), C(path), C(content)) and C(ready)
-    (per VM the add_host arguments).
+    C(data_disks), C(seed_iso), C(seed_dir) and C(ipv4)), C(seed_files) (C(name), C(dir), C(path), C(content))
+    and C(ready) (per VM the add_host arguments).
   type: dict
 """
 

@@ -18,6 +18,10 @@ import xml.etree.ElementTree as ET
 
 # Our metadata namespace inside <metadata> (written by plugin_utils/vmconfig.py).
 XMLNS = "https://smbvdc.example.invalid/xmlns/libvirt/vm/1"
+# <serial> of a VM's data disks (vm_data_disks): smbvdc-<name>, which the guest
+# sees as /dev/disk/by-id/virtio-smbvdc-<name>; the vm_domain module knows a
+# data disk by it.
+DATA_DISK_SERIAL_PREFIX = "smbvdc-"
 
 _FACTORS = {"b": 1.0 / 1048576, "bytes": 1.0 / 1048576, "k": 1.0 / 1024, "kib": 1.0 / 1024,
             "kb": 1000.0 / 1048576, "m": 1, "mib": 1, "mb": 1e6 / 1048576, "g": 1024, "gib": 1024,
@@ -61,7 +65,7 @@ def parse_domain(text):
                       "target": tgt.get("dev") if tgt is not None else None,
                       "bus": tgt.get("bus") if tgt is not None else None,
                       "format": drv.get("type") if drv is not None else None,
-                      "readonly": d.find("readonly") is not None})
+                      "readonly": d.find("readonly") is not None, "serial": d.findtext("serial")})
     ifaces = []
     for i in root.findall("./devices/interface"):
         src, mac, model = i.find("source"), i.find("mac"), i.find("model")
@@ -104,11 +108,22 @@ def definition_changes(before_text, after_text):
     out = []
     for key in DEFINITION_KEYS:
         if before[key] != after[key]:
-            if key in ("disks", "interfaces", "metadata"):
+            if key == "disks":
+                out.extend(_disk_changes(before[key], after[key]))
+            elif key in ("interfaces", "metadata"):
                 out.append("%s changed" % key)
             else:
                 out.append("%s %s -> %s" % (key, before[key], after[key]))
     return out
+
+
+def _disk_changes(before, after):
+    """Which disks a new definition adds, removes or changes (by target device)."""
+    old, new = dict((d["target"], d) for d in before), dict((d["target"], d) for d in after)
+    out = ["disk %s added (%s)" % (t, new[t]["file"]) for t in new if t not in old]
+    out += ["disk %s removed (%s)" % (t, old[t]["file"]) for t in old if t not in new]
+    out += ["disk %s changed" % t for t in new if t in old and new[t] != old[t]]
+    return out or ["disks changed"]
 
 
 # set_boot_files and set_uuid edit the text instead of re-serialising the

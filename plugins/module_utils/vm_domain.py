@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, smbvdc.datacenter developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Converge one libvirt domain: disk, definition, live RAM, run state, snapshots.
+"""Converge one libvirt domain: disks, definition, live RAM, run state, snapshots.
 
 The logic of the ``smbvdc.datacenter.vm_domain`` module, written against an
 open libvirt connection (real or fake) and a command runner, so the unit tests
@@ -24,6 +24,8 @@ STATES = ("running", "defined", "shutdown", "destroyed", "paused", "saved", "und
 COMMANDS = ("reboot", "reset", "restart")
 SNAPSHOT_STATES = ("present", "absent", "reverted")
 
+GIB = 1024 ** 3
+
 # virDomainState values (stable libvirt ABI); libvirt-python is not needed to read them.
 _RUNNING, _BLOCKED, _PAUSED, _SHUTDOWN, _SHUTOFF, _CRASHED, _PMSUSPENDED = 1, 2, 3, 4, 5, 6, 7
 # Flags (stable ABI): VIR_DOMAIN_XML_INACTIVE, VIR_DOMAIN_AFFECT_LIVE,
@@ -33,6 +35,11 @@ XML_INACTIVE = 2
 AFFECT_LIVE = 1
 UNDEFINE_FLAGS = 1 | 2
 SNAPSHOT_ATOMIC = 128
+
+
+def _gib_text(size):
+    """Bytes as GiB for a message: 8, 7.5."""
+    return ("%.2f" % (size / float(GIB))).rstrip("0").rstrip(".")
 
 
 class DomainError(Exception):
@@ -68,8 +75,11 @@ class DomainConverger(object):
         self.sleep = sleep or time.sleep
         self.clock = clock or time.monotonic
         self.actions = []
+        # for module.warn(): what the module reports but does not change
+        self.warnings = []
         self.result = {"changed": False, "actions": self.actions, "name": params["name"], "created": False,
-                       "disk_created": False, "disk_removed": False, "restart_needed": False, "pending": [],
+                       "disk_created": False, "disk_removed": False, "data_disks_created": [],
+                       "data_disks_removed": [], "restart_needed": False, "pending": [],
                        "diff": {"before": "", "after": ""}}
 
     # -- helpers ---------------------------------------------------------------------------
@@ -103,11 +113,14 @@ class DomainConverger(object):
             raise DomainError("%s failed (rc=%s): %s" % (" ".join(argv[:2]), rc, (err or out).strip()))
         return out
 
+    def image_info(self, path):
+        """``qemu-img info`` of ``path`` as a dict."""
+        # qemu-img has no module; read-only, --force-share because the disk may be in use.
+        return json.loads(self._qemu_img(["qemu-img", "info", "--output=json", "--force-share", path]))
+
     def backing_of(self, path):
         """The backing file qcow2 ``path`` was cloned from (None without one)."""
-        # qemu-img has no module; read-only, --force-share because the disk may be in use.
-        out = self._qemu_img(["qemu-img", "info", "--output=json", "--force-share", path])
-        info = json.loads(out)
+        info = self.image_info(path)
         return info.get("full-backing-filename") or info.get("backing-filename")
 
     def converge_disk(self):
@@ -131,6 +144,27 @@ class DomainConverger(object):
         self._do("disk %s created (%d GiB, backing %s)" % (path, int(disk["size_gb"]), base_real),
                  self._qemu_img, argv)
         return base_real
+
+    def converge_data_disks(self):
+        """Create the missing data disks, empty. An existing one is never recreated, resized or shrunk."""
+        for disk in self.p.get("data_disks") or []:
+            path, size_gb = disk["path"], int(disk["size_gb"])
+            if os.path.exists(path):
+                have = int(self.image_info(path).get("virtual-size") or 0)
+                if have < size_gb * GIB:
+                    # Growing is an explicit operation (the guest's file system must follow); larger stays as it is.
+                    self.warnings.append(
+                        "%s: the data disk %s has %s GiB, less than the %d GiB the inventory (vm_data_disks) asks for; "
+                        "an existing disk is never resized here. Fix: grow it while the VM is shut off (qemu-img "
+                        "resize %s %dG), then its file system in the guest (resize2fs), or set size_gb to what it "
+                        "has." % (self.p["name"], path, _gib_text(have), size_gb, path, size_gb))
+                continue
+            # An empty qcow2 (no backing file) with qemu-img, as the system disk: the module creates the disk
+            # and defines the domain in one call, and community.libvirt.virt_volume needs a libvirt storage
+            # pool holding the path plus lxml and pycdlib on the KVM host. qemu-img has no module.
+            argv = ["qemu-img", "create", "-q", "-f", "qcow2", path, "%dG" % size_gb]
+            self.result["data_disks_created"].append(path)
+            self._do("data disk %s created (%d GiB, empty)" % (path, size_gb), self._qemu_img, argv)
 
     def boot_files(self, backing):
         """Kernel and initrd of the image the disk was cloned from.
@@ -157,6 +191,7 @@ class DomainConverger(object):
     def converge_definition(self, dom):
         xml = self.p["xml"]
         backing = self.converge_disk()
+        self.converge_data_disks()
         kernel, initrd = self.boot_files(backing)
         info = domain_xml.parse_domain(xml)
         if (kernel, initrd) != (info["kernel"], info["initrd"]):
@@ -188,7 +223,12 @@ class DomainConverger(object):
         return dom, info
 
     def converge_live(self, dom, info):
-        """RAM and vCPUs of a running domain against its (new) definition."""
+        """RAM, vCPUs and disks of a running domain against its (new) definition.
+
+        Disks are never hot-plugged: a disk added to (or left out of) the
+        definition is attached (detached) at the next start, and reported in
+        ``pending`` until then.
+        """
         if dom is None or self.state(dom) not in ("running", "paused"):
             return
         _state, max_kib, cur_kib, vcpus, _t = dom.info()
@@ -206,6 +246,16 @@ class DomainConverger(object):
                                % (live_cur, want_mb, live_max))
         if want_vcpus != int(vcpus):
             pending.append("vCPUs %d -> %d need a restart" % (int(vcpus), want_vcpus))
+        live = domain_xml.parse_domain(dom.XMLDesc(0))
+        live_files = set(d["file"] for d in live["disks"] if d["file"])
+        want_files = set(d["file"] for d in info["disks"] if d["file"])
+        for d in info["disks"]:
+            if d["file"] and d["file"] not in live_files:
+                pending.append("disk %s (%s) is attached at the next restart" % (d["file"], d["target"]))
+        for d in live["disks"]:
+            if d["file"] and d["file"] not in want_files:
+                pending.append("disk %s (%s) is detached at the next restart (its file is kept)"
+                               % (d["file"], d["target"]))
         if pending:
             self.result["pending"] = pending
             if self.p.get("restart_on_change"):
@@ -310,6 +360,14 @@ class DomainConverger(object):
         if self.p.get("remove_disks") and disk and os.path.exists(disk):
             self.result["disk_removed"] = True
             self._do("system disk %s deleted" % disk, os.remove, disk)
+        # Data disks: the ones the definition names by their serial (smbvdc-<name>); a disk attached by
+        # hand, without that serial, is never deleted here.
+        for d in info["disks"]:
+            serial = d.get("serial") or ""
+            if (self.p.get("remove_disks") and serial.startswith(domain_xml.DATA_DISK_SERIAL_PREFIX) and d["file"]
+                    and os.path.exists(d["file"])):
+                self.result["data_disks_removed"].append(d["file"])
+                self._do("data disk %s deleted" % d["file"], os.remove, d["file"])
 
     # -- snapshots --------------------------------------------------------------------------------
 

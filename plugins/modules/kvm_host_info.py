@@ -282,7 +282,8 @@ kvm_host:
         smbvdc:
           description:
             - What the vm role recorded in the domain's C(<metadata>) (branch, name, fqdn, network,
-              ipv4, ipv6, groups); empty for domains the collection did not define.
+              ipv4, ipv6, groups, and data_disks, the names of its data disks, when it has some); empty for
+              domains the collection did not define.
             - The placement keeps a defined VM's addresses from here, so adding a VM never renumbers others.
           type: dict
           sample: {"branch": "lab", "name": "mail1", "network": "lan", "ipv4": "10.77.10.10", "ipv6": "fd00:77:10::a"}

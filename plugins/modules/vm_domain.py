@@ -8,17 +8,20 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: vm_domain
-short_description: Converge one libvirt domain to the branch model - disk, definition, live RAM, state, snapshots
+short_description: Converge one libvirt domain to the branch model - disks, definition, live RAM, state, snapshots
 version_added: 0.3.0
 description:
   - Converges one domain of a KVM host and returns what it changed. It does the following, in order.
   - Creates the system disk as a linked qcow2 clone of the base image when it is missing (O(disk)).
     An existing disk is never touched.
+  - Creates each missing data disk (O(data_disks)) as an empty qcow2. An existing data disk is never
+    recreated, resized or shrunk; one smaller than asked is reported as a warning.
   - Defines the domain when its definition differs from O(xml), and points C(<kernel>)/C(<initrd>) at
     the files beside the image the disk was cloned from.
   - Sets autostart.
-  - Applies lower RAM to a running domain live (balloon). More RAM than the running maximum, or other vCPUs,
-    need a restart, done only with O(restart_on_change) and otherwise reported in RV(pending).
+  - Applies lower RAM to a running domain live (balloon). More RAM than the running maximum, other vCPUs,
+    or disks added to or left out of the definition (never hot-plugged) need a restart, done only with
+    O(restart_on_change) and otherwise reported in RV(pending).
   - Takes, reverts or deletes a snapshot.
   - Brings the domain to O(state).
   - With O(command), runs one reboot, reset or restart.
@@ -27,7 +30,7 @@ author:
   - smbvdc.datacenter developers (@smbvdc)
 requirements:
   - libvirt-python on the KVM host
-  - qemu-img on the KVM host (only to create a missing disk)
+  - qemu-img on the KVM host (to create a missing disk and to read the size of an existing data disk)
 options:
   name:
     description: Domain name.
@@ -59,12 +62,31 @@ options:
         description: Virtual size in GiB of a new disk.
         type: int
         default: 10
+  data_disks:
+    description:
+      - Further disks of the domain (the branch model's C(vm_data_disks), rendered into O(xml) by the
+        C(smbvdc.datacenter.vm_host_plan) filter). Each missing C(path) is created as an empty qcow2 of
+        C(size_gb) GiB.
+      - An existing one is left as it is. When its virtual size is below C(size_gb) the module warns (growing
+        is an explicit operation); a larger one is not reported.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Path of the qcow2 data disk.
+        type: str
+        required: true
+      size_gb:
+        description: Virtual size in GiB of a new disk.
+        type: int
+        required: true
   state:
     description:
       - V(running), V(paused), V(shutdown) (ACPI, waited for), V(destroyed) (power off),
         V(saved) (managed save; a later start restores the memory), V(defined) (definition only, run
         state left alone) or V(undefined) (power off, undefine with the saved memory and snapshot
-        metadata, delete the seed; the system disk only with O(remove_disks)).
+        metadata, delete the seed; the system and data disks only with O(remove_disks)).
     type: str
     default: running
     choices: [running, defined, shutdown, destroyed, paused, saved, undefined]
@@ -76,7 +98,7 @@ options:
     type: str
     choices: [reboot, reset, restart]
   restart_on_change:
-    description: Restart a running domain whose new RAM or vCPUs cannot be applied live.
+    description: Restart a running domain whose new RAM, vCPUs or disks cannot be applied live.
     type: bool
     default: false
   shutdown_timeout:
@@ -96,7 +118,9 @@ options:
     default: present
     choices: [present, absent, reverted]
   remove_disks:
-    description: With O(state=undefined), also delete the system disk.
+    description:
+      - With O(state=undefined), also delete the system disk and the data disks (the disks of the definition
+        whose serial is C(smbvdc-<name>)).
     type: bool
     default: false
 attributes:
@@ -108,7 +132,9 @@ attributes:
     description: Returns the definition before and after.
 notes:
   - "Creating a disk calls C(qemu-img): no module or libvirt API creates a qcow2 linked clone that names its
-    backing file (community.libvirt.virt_volume cannot)."
+    backing file (community.libvirt.virt_volume cannot). Data disks are created the same way, in the same call
+    that defines the domain (virt_volume would need a libvirt storage pool holding the path, and lxml and pycdlib
+    on the KVM host)."
 seealso:
   - module: community.libvirt.virt
 """
@@ -121,6 +147,15 @@ EXAMPLES = r"""
     disk: "{{ plan.domains.web1.disk }}"
     state: running
     autostart: true
+
+- name: Converge bak1 with a data disk for its vtapes (attached at its next start when it runs)
+  smbvdc.datacenter.vm_domain:
+    name: bak1
+    xml: "{{ plan.domains.bak1.xml }}"
+    disk: "{{ plan.domains.bak1.disk }}"
+    data_disks:
+      - path: /var/lib/smbvdc/images/bak1-vtapes.qcow2
+        size_gb: 8
 
 - name: Suspend ns2
   smbvdc.datacenter.vm_domain:
@@ -161,8 +196,18 @@ disk_removed:
   description: The system disk was deleted.
   returned: always
   type: bool
+data_disks_created:
+  description: The data disks created (paths).
+  returned: always
+  type: list
+  elements: str
+data_disks_removed:
+  description: The data disks deleted (paths).
+  returned: always
+  type: list
+  elements: str
 restart_needed:
-  description: The definition holds RAM or vCPUs the running domain only gets at its next start.
+  description: The definition holds RAM, vCPUs or disks the running domain only gets at its next start.
   returned: always
   type: bool
 pending:
@@ -187,6 +232,8 @@ ARGUMENT_SPEC = dict(
     xml=dict(type="str"),
     disk=dict(type="dict", options=dict(path=dict(type="str", required=True), base=dict(type="str"),
                                         size_gb=dict(type="int", default=10))),
+    data_disks=dict(type="list", elements="dict", default=[],
+                    options=dict(path=dict(type="str", required=True), size_gb=dict(type="int", required=True))),
     state=dict(type="str", default="running", choices=list(STATES)),
     autostart=dict(type="bool"),
     command=dict(type="str", choices=list(COMMANDS)),
@@ -226,6 +273,8 @@ def main():
             conn.close()
         except Exception:  # pylint: disable=broad-except
             pass
+    for warning in converger.warnings:
+        module.warn(warning)
     if not module._diff:
         result.pop("diff", None)
     module.exit_json(**result)

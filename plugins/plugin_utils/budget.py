@@ -64,6 +64,11 @@ def vm_demand_mb(memory_mb, overhead_mb=DEFAULT_VM_OVERHEAD_MB):
     return int(memory_mb) + int(overhead_mb)
 
 
+def vm_disk_gb(vm):
+    """GiB one VM takes from the storage pool: its system disk plus its data disks (``data_disks``)."""
+    return int(vm.get("disk_gb") or 0) + sum(int(d["size_gb"]) for d in vm.get("data_disks") or [])
+
+
 def ram_capacity_mb(total_mb, os_reserve_mb, ram_ratio=DEFAULT_RAM_ALLOCATION_RATIO):
     """RAM VMs may be given on a host: y_a x allocation ratio."""
     return int(math.floor((int(total_mb) - int(os_reserve_mb)) * float(ram_ratio)))
@@ -93,7 +98,7 @@ def host_budget(host, vms=(), settings=None, vm_size=None):
     :param host: mapping with ``memory_mb`` and optionally ``os_reserve_mb``,
         ``vcpus``, ``disk_gb``.
     :param vms: the VMs on it, mappings with ``memory_mb``, optional ``vcpus``,
-        ``disk_gb``.
+        ``disk_gb``, ``data_disks`` (``[{size_gb}]``, counted with ``disk_gb``).
     :param settings: budget settings (see ``BUDGET_DEFAULTS``).
     :param vm_size: optional mapping (``memory_mb``, ``vcpus``, ``disk_gb``) for
         "how many more VMs of this size fit".
@@ -117,7 +122,7 @@ def host_budget(host, vms=(), settings=None, vm_size=None):
     vcpus_allocated = sum(int(v.get("vcpus", 1)) for v in vms)
     disk = host.get("disk_gb")
     disk_capacity = int(math.floor(disk * float(s["disk_allocation_ratio"]))) if disk else None
-    disk_allocated = sum(int(v.get("disk_gb", 0)) for v in vms)
+    disk_allocated = sum(vm_disk_gb(v) for v in vms)
 
     result = {
         "total_mb": total,
@@ -145,8 +150,8 @@ def host_budget(host, vms=(), settings=None, vm_size=None):
         n = more_fit(free, vm_demand_mb(size_mem, overhead))
         if vcpu_capacity is not None:
             n = min(n, max(0, (vcpu_capacity - vcpus_allocated) // max(1, int(vm_size.get("vcpus", 1)))))
-        if disk_capacity is not None and int(vm_size.get("disk_gb", 0)) > 0:
-            n = min(n, max(0, (disk_capacity - disk_allocated) // int(vm_size["disk_gb"])))
+        if disk_capacity is not None and vm_disk_gb(vm_size) > 0:
+            n = min(n, max(0, (disk_capacity - disk_allocated) // vm_disk_gb(vm_size)))
         result["more_vms"] = max(0, n)
         # The seed equation on the bare figures, for comparison: N ~ y_a / y_s.
         result["seed_estimate"] = available // size_mem if size_mem > 0 else 0
@@ -156,9 +161,12 @@ def host_budget(host, vms=(), settings=None, vm_size=None):
 def live_check(model, host, live, pool_name, margin_mb=512, tolerance_pct=5):
     """The model's plan for ``host`` against what the host really has (kvm_host_info's ``kvm_host``).
 
-    Returns ``{problems, warnings, new_vms, new_vms_mb, new_vms_gb, foreign}``;
+    Returns ``{problems, warnings, new_vms, new_vms_mb, new_vms_gb, new_data_disks, foreign}``;
     each problem names the variable to change and the fix. Only VMs not yet
-    defined on the host count against its available memory and pool space.
+    defined on the host count against its available memory, and only disks
+    not yet created against its pool space: the disks of new VMs, and the
+    data disks a defined VM does not have yet (its domain's metadata lists
+    the data disks it was defined with).
     """
     entry = model["kvm_hosts"][host]
     overhead = (model.get("budget_settings") or {}).get("vm_overhead_mb", DEFAULT_VM_OVERHEAD_MB)
@@ -167,7 +175,15 @@ def live_check(model, host, live, pool_name, margin_mb=512, tolerance_pct=5):
     planned = [v for v in model["vms"].values() if v["kvm_host"] == host]
     new = [v for v in planned if v["name"] not in defined]
     new_mb = sum(vm_demand_mb(v["memory_mb"], overhead) for v in new)
-    new_gb = sum(int(v["disk_gb"]) for v in new)
+    new_gb = sum(vm_disk_gb(v) for v in new)
+    meta = dict((d["name"], d.get("smbvdc") or {}) for d in live.get("domains") or [])
+    new_data = []
+    for v in planned:
+        if v["name"] in defined:
+            have = set((meta[v["name"]].get("data_disks") or "").split(","))
+            new_data += [("%s:%s" % (v["name"], d["name"]), int(d["size_gb"])) for d in v.get("data_disks") or []
+                         if d["name"] not in have]
+    new_gb += sum(size for _n, size in new_data)
     foreign = [d for d in live.get("domains") or [] if d["name"] not in model["vms"]]
     problems, warnings = [], []
     var = "hostvars['%s']" % host
@@ -181,10 +197,12 @@ def live_check(model, host, live, pool_name, margin_mb=512, tolerance_pct=5):
     if pool and pool.get("active"):
         if entry["disk_gb"] > pool["capacity_gb"] or new_gb > pool["available_gb"] * disk_ratio:
             problems.append(
-                "Storage pool '%s' (%s) has %s GiB, %s GiB free; the inventory declares kvm_disk_gb=%d and the VMs still "
-                "to create here (%s) need %d GiB. Fix: lower %s.kvm_disk_gb or the VMs' vm_disk_gb, or give the pool "
-                "directory more space." % (pool_name, pool.get("path"), pool["capacity_gb"], pool["available_gb"],
-                                           entry["disk_gb"], ", ".join(v["name"] for v in new) or "none", new_gb, var))
+                "Storage pool '%s' (%s) has %s GiB, %s GiB free; the inventory declares kvm_disk_gb=%d and the disks "
+                "still to create here (VMs: %s; data disks: %s) need %d GiB. Fix: lower %s.kvm_disk_gb or the VMs' "
+                "vm_disk_gb or vm_data_disks, or give the pool directory more space."
+                % (pool_name, pool.get("path"), pool["capacity_gb"], pool["available_gb"], entry["disk_gb"],
+                   ", ".join(v["name"] for v in new) or "none", ", ".join(n for n, _s in new_data) or "none", new_gb,
+                   var))
     if new and new_mb + margin_mb > live["memory_available_mb"]:
         text = ("The VMs still to create on %s (%s) need %d MiB with overhead; the host has %d MiB available and keeps "
                 "%d MiB free, %d MiB are missing. " % (host, ", ".join(v["name"] for v in new), new_mb,
@@ -199,4 +217,4 @@ def live_check(model, host, live, pool_name, margin_mb=512, tolerance_pct=5):
                         "count them." % (host, ", ".join("%s (%s, %s MiB)" % (d["name"], d["state"], d["max_memory_mb"])
                                                         for d in foreign)))
     return {"problems": problems, "warnings": warnings, "new_vms": [v["name"] for v in new], "new_vms_mb": new_mb,
-            "new_vms_gb": new_gb, "foreign": [d["name"] for d in foreign]}
+            "new_vms_gb": new_gb, "new_data_disks": [n for n, _s in new_data], "foreign": [d["name"] for d in foreign]}

@@ -60,6 +60,47 @@ def _host_var(hv, host, spec, problems, example=None):
     return schema.check(hv.get(host, spec.name), spec, "hostvars['%s'].%s" % (host, spec.name), problems, example)
 
 
+def _data_disks(hv, host, problems):
+    """``vm_data_disks`` of one VM: ``[{name, size_gb}]``, names checked and unique."""
+    var = "hostvars['%s'].vm_data_disks" % host
+    spec = schema.VM["vm_data_disks"]
+    out, seen = [], {}
+    for i, raw in enumerate(schema.check(hv.get(host, spec.name), spec, var, problems) or []):
+        item = "%s[%d]" % (var, i)
+        if not isinstance(raw, dict):
+            problems.add(item, "must be a mapping {name, size_gb}, got %r." % (raw,), spec.fix)
+            continue
+        for key in raw:
+            if key not in schema.DATA_DISK:
+                problems.add("%s.%s" % (item, key), "is not a known data disk key.",
+                             "use one of: %s (a typo?)." % ", ".join(schema.DATA_DISK))
+        name = schema.check(raw.get("name"), schema.DATA_DISK["name"], item + ".name", problems)
+        size = schema.check(raw.get("size_gb"), schema.DATA_DISK["size_gb"], item + ".size_gb", problems)
+        if name is not None and name in seen:
+            problems.add(item + ".name", "'%s' is also the name of %s[%d]; each data disk is a file <vm>-<name>.qcow2 "
+                         "and a serial smbvdc-<name> in the guest." % (name, var, seen[name]),
+                         "give each data disk of the VM its own name.")
+            continue
+        if name is not None:
+            seen[name] = i
+        if name is not None and size is not None:
+            out.append({"name": name, "size_gb": size})
+    return out
+
+
+def _check_disk_files(vms, problems):
+    """Data disk files must not be another disk's: ``<vm>-<name>.qcow2`` beside the VMs' ``<vm>.qcow2``."""
+    owner = dict((h, "the system disk of %s" % h) for h in vms)
+    for h, v in sorted(vms.items()):
+        for d in v["data_disks"]:
+            stem = "%s-%s" % (h, d["name"])
+            if stem in owner:
+                problems.add("hostvars['%s'].vm_data_disks" % h, "data disk '%s' would be the file %s.qcow2, which is "
+                             "already %s." % (d["name"], stem, owner[stem]), "rename the data disk.")
+            else:
+                owner[stem] = "data disk '%s' of %s" % (d["name"], h)
+
+
 def _as_list(value, variable, problems):
     if value is None:
         return []
@@ -245,8 +286,8 @@ def placement_inputs(kvm_hosts, vms, settings):
         current = v.get("current") or (v.get("kvm_host") if v.get("placed_by") == "current" else None)
         pin = v.get("pin") or current or (v.get("kvm_host") if v.get("pinned") else None)
         demands.append({"name": v["name"], "demand_mb": budget_mod.vm_demand_mb(v["memory_mb"], overhead),
-                        "vcpus": v["vcpus"], "disk_gb": v["disk_gb"], "pin": pin, "current": bool(current),
-                        "anti_affinity": v.get("anti_affinity", [])})
+                        "vcpus": v["vcpus"], "disk_gb": budget_mod.vm_disk_gb(v), "pin": pin,
+                        "current": bool(current), "anti_affinity": v.get("anti_affinity", [])})
     return hosts, demands
 
 
@@ -532,6 +573,7 @@ def build_model(branch, inventory, current=None, addresses=None):
         mem = _host_var(hv, h, schema.VM["vm_memory_mb"], problems)
         vcpus = _host_var(hv, h, schema.VM["vm_vcpus"], problems)
         disk = _host_var(hv, h, schema.VM["vm_disk_gb"], problems)
+        data_disks = _data_disks(hv, h, problems)
         raw_network = hv.get(h, "vm_network")
         network = _host_var(hv, h, schema.VM["vm_network"], problems, network_names[0] if network_names else None)
         if raw_network is None:
@@ -556,10 +598,11 @@ def build_model(branch, inventory, current=None, addresses=None):
         if {"dns_primary", "dns_secondary"} & set(service_groups):
             anti.append("dns")
         vms[h] = {"name": h, "fqdn": "%s.%s" % (h, domain) if domain else h, "memory_mb": mem, "vcpus": vcpus,
-                  "disk_gb": disk, "network": network, "pin": pin, "anti_affinity": sorted(set(anti)),
-                  "groups": service_groups, "want_ipv4": want4, "want_ipv6": want6, "state": state}
+                  "disk_gb": disk, "data_disks": data_disks, "network": network, "pin": pin,
+                  "anti_affinity": sorted(set(anti)), "groups": service_groups, "want_ipv4": want4, "want_ipv6": want6, "state": state}
 
     _check_groups(groups, hv, vms, kvm_hosts, problems, warnings)
+    _check_disk_files(vms, problems)
     checks_mod.check_backup_hosts(backup_settings, vms, problems)
     _reality(current, kvm_hosts, vms, problems)
     _current_addresses(current_addresses, vms, networks)
@@ -652,7 +695,8 @@ def build_model(branch, inventory, current=None, addresses=None):
     for h, v in sorted(vms.items()):
         a = addresses.get(h, {}).get(v["network"], {"ipv4": None, "ipv6": None})
         out_vms[h] = {"name": h, "fqdn": v["fqdn"], "memory_mb": v["memory_mb"], "vcpus": v["vcpus"],
-                      "disk_gb": v["disk_gb"], "network": v["network"], "groups": v["groups"], "state": v["state"],
+                      "disk_gb": v["disk_gb"], "data_disks": v["data_disks"], "network": v["network"],
+                      "groups": v["groups"], "state": v["state"],
                       "anti_affinity": v["anti_affinity"], "pinned": bool(v["pin"]),
                       "placed_by": "vm_host" if v["pin"] else ("current" if v.get("current") else "placement"),
                       "kvm_host": plan["placement"][h], "ipv4": a["ipv4"], "ipv6": a["ipv6"],

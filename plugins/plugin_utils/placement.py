@@ -146,7 +146,13 @@ def _binding_limit(hosts, vm):
                             "more threads (kvm_vcpus)." % most)
     if any(ram_fits(0, vm["demand_mb"], h.ram) for h in hosts):
         if all(h.disk is not None and vm["disk_gb"] > h.disk for h in hosts):
-            return "vm_disk_gb", "lower vm_disk_gb or give a KVM host a larger pool (kvm_disk_gb)."
+            return "vm_disk_gb", ("lower vm_disk_gb (or the size_gb of vm_data_disks, counted with it) or give a "
+                                  "KVM host a larger pool (kvm_disk_gb).")
+    # RAM left somewhere, but every pool is full (the VMs placed before this one took it)
+    if (any(ram_fits(h.ram_used, vm["demand_mb"], h.ram) for h in hosts)
+            and all(h.disk is not None and h.disk_used + vm["disk_gb"] > h.disk for h in hosts)):
+        return "vm_disk_gb", ("the storage pools are full: lower vm_disk_gb or vm_data_disks of this or other VMs, "
+                              "or give a KVM host a larger pool (kvm_disk_gb).")
     return "vm_memory_mb", "add RAM or hosts, lower kvm_os_reserve_mb if it is set too high, or shrink VMs."
 
 

@@ -38,8 +38,10 @@ def capacity_lines(model, vm_size_mb=1024):
     lines.append("")
     vm_rows = []
     for name, vm in sorted(model["vms"].items(), key=lambda kv: (kv[1]["kvm_host"], kv[0])):
+        # system disk, then each data disk: 4+8
+        disks = "+".join(str(g) for g in [vm["disk_gb"]] + [d["size_gb"] for d in vm.get("data_disks") or []])
         vm_rows.append([name, vm["kvm_host"] + (" (pinned)" if vm.get("pinned") else ""), vm["memory_mb"], vm["vcpus"],
-                        vm["disk_gb"], vm["network"], vm["ipv4"] or "-", ",".join(vm["groups"]) or "-"])
+                        disks, vm["network"], vm["ipv4"] or "-", ",".join(vm["groups"]) or "-"])
     lines += _table(["vm", "kvm host", "MiB", "vCPU", "GiB", "network", "ipv4", "services"], vm_rows)
     plan = model.get("placement", {})
     lines.append("")

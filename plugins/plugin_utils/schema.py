@@ -26,6 +26,8 @@ from __future__ import annotations
 import copy
 import re
 
+from ansible_collections.smbvdc.datacenter.plugins.module_utils.domain_xml import DATA_DISK_SERIAL_PREFIX
+
 from . import budget as budget_mod
 
 VM_STATES = ("running", "defined", "shutdown", "destroyed", "paused", "saved", "undefined")
@@ -45,17 +47,19 @@ class Var(object):
         absent and an explicit null is a wrong value.
     :param fix: the fix-it text; ``{example}`` is replaced by the caller's
         example (e.g. the branch's first network) or ``example``.
+    :param pattern: a str must match this regular expression (``expect``
+        says what it must be, for the message).
     :param doc_type, doc_default: the type and default columns of the
         documentation when the plain rendering does not say enough.
     """
 
     __slots__ = ("name", "type", "default", "required", "nullable", "minimum", "maximum", "exclusive_minimum",
                  "exclusive_maximum", "choices", "cast", "expect", "description", "fix", "example", "doc_type",
-                 "doc_default")
+                 "doc_default", "pattern")
 
     def __init__(self, name, type, description, fix=None, default=None, required=False, nullable=True,
                  minimum=None, maximum=None, exclusive_minimum=False, exclusive_maximum=False, choices=None,
-                 cast=None, expect=None, example=None, doc_type=None, doc_default=None):
+                 cast=None, expect=None, example=None, doc_type=None, doc_default=None, pattern=None):
         if type not in TYPES:
             raise ValueError("%s: unknown type %r" % (name, type))
         self.name = name
@@ -75,6 +79,7 @@ class Var(object):
         self.example = example
         self.doc_type = doc_type
         self.doc_default = doc_default
+        self.pattern = re.compile(pattern) if pattern else None
 
     def __repr__(self):
         return "Var(%r, %r)" % (self.name, self.type)
@@ -181,6 +186,10 @@ VM = _section(
         minimum=128),
     Var("vm_vcpus", "int", "vCPUs", "e.g. vm_vcpus: 1.", default=1, minimum=1),
     Var("vm_disk_gb", "int", "system disk size", "e.g. vm_disk_gb: 10.", default=10, minimum=2),
+    Var("vm_data_disks", "list", "further disks (table below), each an empty qcow2 `<pool>/<vm>-<name>.qcow2` "
+        "the guest finds as `/dev/disk/by-id/virtio-smbvdc-<name>`; counted in the host's disk budget",
+        "write a list of {name, size_gb}, e.g. vm_data_disks: [{name: vtapes, size_gb: 8}].", default=[],
+        doc_type="list of `{name, size_gb}`"),
     Var("vm_network", "str", "network to attach to; required when there are several",
         "name one network, e.g. vm_network: {example}", example="lan", doc_default="the only network"),
     Var("vm_address", "str", "static address", "give one address, e.g. 10.77.10.20", doc_type="IPv4",
@@ -197,6 +206,19 @@ VM = _section(
     Var("ansible_host", "str", "only for an outside machine (a host in a service group without `vm_memory_mb`): "
         "its address or name", "give the machine's address or name, e.g. ansible_host: 192.0.2.53",
         doc_default="none"),
+)
+
+# --- vm_data_disks[] of a VM (vmconfig.py renders them, the vm_domain module creates them) -----------
+# The guest sees a data disk by its virtio serial smbvdc-<name>, and a virtio-blk
+# serial holds 20 bytes (VIRTIO_BLK_ID_BYTES): 7 for "smbvdc-", 13 for the name.
+DATA_DISK_NAME_MAX = 20 - len(DATA_DISK_SERIAL_PREFIX)
+DATA_DISK = _section(
+    Var("name", "str", "label of the disk, unique per VM: `a-z`, `0-9` and `-`, starting with a letter, at most "
+        "%d characters (the virtio serial `smbvdc-<name>` the guest sees holds 20)" % DATA_DISK_NAME_MAX,
+        "name it like vtapes or drbd0.", required=True, pattern=r"^[a-z][a-z0-9-]{0,%d}$" % (DATA_DISK_NAME_MAX - 1),
+        expect="be a label of a-z, 0-9 and '-' starting with a letter, at most %d characters" % DATA_DISK_NAME_MAX),
+    Var("size_gb", "int", "virtual size of the new disk in GiB; an existing disk is never resized",
+        "give the size in GiB, e.g. size_gb: 8.", required=True, minimum=1),
 )
 
 # --- smbvdc_branch.monitoring (plugin_utils/checks.py derives the checks) -------------------
@@ -275,10 +297,11 @@ WEBSITE = _section(
         doc_type="`{cert, key}`", doc_default="branch CA"),
 )
 
-SECTIONS = {"branch": BRANCH, "network": NETWORK, "budget": BUDGET, "kvm": KVM, "vm": VM,
+SECTIONS = {"branch": BRANCH, "network": NETWORK, "budget": BUDGET, "kvm": KVM, "vm": VM, "datadisk": DATA_DISK,
             "monitoring": MONITORING, "backup": BACKUP, "web": WEB, "website": WEBSITE}
 # The first column's title per section in the documentation.
 _KEY_TITLE = {"branch": "key", "network": "key", "budget": "setting", "kvm": "variable", "vm": "variable",
+              "datadisk": "key",
               "monitoring": "setting", "backup": "setting", "web": "setting", "website": "key"}
 HOST_VARS = dict(KVM, **VM)
 
@@ -359,6 +382,8 @@ def check(value, spec, variable, problems, example=None):
     if spec.type == "str":
         if isinstance(value, (list, tuple, dict, set, bool)):
             return bad("%s %r" % (type(value).__name__, value))
+        if spec.pattern is not None and not spec.pattern.match(str(value)):
+            return bad()
         return str(value)
     if spec.type == "bool":
         return value if isinstance(value, bool) else bad()

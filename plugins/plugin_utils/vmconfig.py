@@ -8,7 +8,8 @@ its network (``smbvdc_model.networks[vm.network]``) and the facts of the KVM
 host it is placed on (set by the ``kvm_host`` role):
 
 * :func:`domain_xml` - the libvirt domain definition (direct kernel boot,
-  linked-clone system disk, read-only NoCloud seed disk, one virtio NIC);
+  linked-clone system disk, read-only NoCloud seed disk, the data disks of
+  ``vm_data_disks``, one virtio NIC);
 * :func:`seed` - the NoCloud seed: ``user-data``, ``meta-data`` and
   ``network-config`` (version 2) with the static addresses of the ip plan;
 * :func:`parse_domain_xml` - the few values of a domain XML the role and the
@@ -30,6 +31,7 @@ import yaml
 from ansible_collections.smbvdc.datacenter.plugins.module_utils import domain_xml as xml_reader
 
 from . import names
+from . import schema
 from .errors import Collector, ModelError, Problem
 
 # The kvm_host role's facts; host[key] comes from the variable named here.
@@ -144,6 +146,28 @@ def _check_vm(vm, problems, keys=("name", "memory_mb", "vcpus", "network")):
     return out
 
 
+def _check_data_disks(vm, problems):
+    """``vm['data_disks']`` as the model normalises ``vm_data_disks``: ``[{name, size_gb}]``, names unique."""
+    disks = vm.get("data_disks") if isinstance(vm, dict) else None
+    if disks in (None, []):
+        return
+    if not isinstance(disks, (list, tuple)):
+        problems.add(_vm_var(vm, "data_disks"), "must be a list of {name, size_gb}, got %r." % (disks,),
+                     schema.VM["vm_data_disks"].fix)
+        return
+    seen = set()
+    for i, d in enumerate(disks):
+        var = "%s[%d]" % (_vm_var(vm, "data_disks"), i)
+        if not isinstance(d, dict):
+            problems.add(var, "must be a mapping {name, size_gb}, got %r." % (d,), schema.VM["vm_data_disks"].fix)
+            continue
+        name = schema.check(d.get("name"), schema.DATA_DISK["name"], var + ".name", problems)
+        schema.check(d.get("size_gb"), schema.DATA_DISK["size_gb"], var + ".size_gb", problems)
+        if name is not None and name in seen:
+            problems.add(var + ".name", "'%s' is listed twice." % name, "give each data disk of the VM its own name.")
+        seen.add(name)
+
+
 def _check_network(vm, network, problems):
     if not isinstance(network, dict) or not network.get("name"):
         problems.add("network", "must be the VM's network of the branch model (smbvdc_model.networks[<name>]), got %r."
@@ -213,13 +237,32 @@ def host_settings(host, problems=None):
     return out
 
 
+# Target devices: vda the system disk, vdb the seed, the data disks from vdc on.
+FIRST_DATA_DISK = 2
+
+
+def target_dev(index):
+    """libvirt's virtio disk name of the ``index``-th disk (0: vda, 25: vdz, 26: vdaa)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("a") + rest) + letters
+    return "vd" + letters
+
+
 def disk_paths(vm, host, options=None):
+    """The system disk, the seed and the data disks of ``vm`` (``data``: ``[{name, path, size_gb, target, serial}]``)."""
     opts = dict(DOMAIN_DEFAULTS, **(options or {}))
     dom = domain_name(vm, opts)
     pool = (host or {}).get("pool_path") or ""
     return {
         "disk": opts.get("disk_path") or "%s/%s.qcow2" % (pool.rstrip("/"), dom),
         "seed": opts.get("seed_path") or "%s/%s-seed.iso" % (pool.rstrip("/"), dom),
+        "data": [{"name": d["name"], "path": "%s/%s-%s.qcow2" % (pool.rstrip("/"), dom, d["name"]),
+                  "size_gb": int(d["size_gb"]), "target": target_dev(FIRST_DATA_DISK + i),
+                  "serial": xml_reader.DATA_DISK_SERIAL_PREFIX + d["name"]}
+                 for i, d in enumerate(vm.get("data_disks") or [])],
     }
 
 
@@ -248,6 +291,7 @@ def domain_xml(vm, network, host, options=None):
         elif value is not None:
             opts[key] = value
     v = _check_vm(vm, problems)
+    _check_data_disks(vm, problems)
     _check_network(vm, network, problems)
     h = host_settings(host, problems)
     _problems_or_raise(problems, "cannot build the domain XML of %s" % (vm.get("name") if isinstance(vm, dict) else vm))
@@ -270,6 +314,9 @@ def domain_xml(vm, network, host, options=None):
                        ("network", network["name"]), ("ipv4", vm.get("ipv4") or ""), ("ipv6", vm.get("ipv6") or ""),
                        ("groups", ",".join(vm.get("groups") or []))):
         ET.SubElement(info, "{%s}%s" % (XMLNS, key)).text = str(value)
+    if paths["data"]:
+        # kvm_host_info reads it: the live capacity check counts the data disks a defined VM does not have yet
+        ET.SubElement(info, "{%s}data_disks" % XMLNS).text = ",".join(d["name"] for d in paths["data"])
     _sub(root, "memory", v["memory_mb"], unit="MiB")
     _sub(root, "currentMemory", v["memory_mb"], unit="MiB")
     _sub(root, "vcpu", v["vcpus"], placement="static")
@@ -317,6 +364,15 @@ def domain_xml(vm, network, host, options=None):
     _sub(seed_disk, "target", dev="vdb", bus="virtio")
     _sub(seed_disk, "readonly")
     _sub(seed_disk, "serial", "cidata")
+    # Data disks after the seed, in vm_data_disks order (libvirt keeps disks
+    # sorted by target, so the definition compares equal on the next run).
+    # The guest finds each by its serial: /dev/disk/by-id/virtio-smbvdc-<name>.
+    for d in paths["data"]:
+        data_disk = _sub(devices, "disk", type="file", device="disk")
+        _sub(data_disk, "driver", name="qemu", type="qcow2", discard="unmap")
+        _sub(data_disk, "source", file=d["path"])
+        _sub(data_disk, "target", dev=d["target"], bus="virtio")
+        _sub(data_disk, "serial", d["serial"])
 
     mode = network.get("mode", "nat")
     if mode == "bridge":
@@ -553,4 +609,4 @@ def parse_domain_xml(xml):
 
 
 __all__ = ["domain_xml", "seed", "user_data", "meta_data", "network_config", "mac_address", "domain_name",
-           "disk_paths", "host_settings", "parse_domain_xml", "ModelError"]
+           "disk_paths", "target_dev", "host_settings", "parse_domain_xml", "ModelError"]

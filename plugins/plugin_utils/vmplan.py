@@ -6,9 +6,9 @@
 ``host_plan(model, host, facts, options)`` takes the branch model (already
 validated: nothing is checked again here beyond what only the KVM host's facts
 can tell), the facts the kvm_host role published for this host and the role's
-options, and returns per VM the libvirt definition, the system disk, the
-NoCloud seed files, the wanted state and how the next plays reach it. The role
-passes each domain to the vm_domain module and writes the seeds; it holds no
+options, and returns per VM the libvirt definition, the system disk, the data
+disks, the NoCloud seed files, the wanted state and how the next plays reach
+it. The role passes each domain to the vm_domain module and writes the seeds; it holds no
 logic of its own.
 """
 
@@ -81,8 +81,9 @@ def host_plan(model, host, facts, options=None):
 
     :returns: ``{host, names, build, undefine, domains, seed_files, ready}``;
         ``domains[name]`` holds ``domain`` (libvirt name), ``state``, ``xml``,
-        ``disk`` ({path, base, size_gb}), ``seed_iso``, ``seed_dir``, ``ipv4``.
-        ``xml`` and ``disk`` are None for VMs to undefine.
+        ``disk`` ({path, base, size_gb}), ``data_disks`` ([{path, size_gb}],
+        from ``vm_data_disks``), ``seed_iso``, ``seed_dir``, ``ipv4``.
+        ``xml`` and ``disk`` are None, ``data_disks`` empty, for VMs to undefine.
     """
     opts = _options(options)
     if host not in model.get("kvm_hosts", {}):
@@ -113,12 +114,13 @@ def host_plan(model, host, facts, options=None):
         network = model["networks"][vm["network"]]
         dom = vmconfig.domain_name(vm, domain_options)
         entry = {"name": n, "domain": dom, "state": wanted[n], "ipv4": vm["ipv4"], "xml": None, "disk": None,
-                 "seed_iso": None, "seed_dir": "%s/%s" % (seed_dir, dom)}
+                 "data_disks": [], "seed_iso": None, "seed_dir": "%s/%s" % (seed_dir, dom)}
         plan["ready"][n] = ready_entry(vm, network, opts, host)
         if n in build and opts["render"]:
             paths = vmconfig.disk_paths(vm, host_facts, domain_options)
             entry["xml"] = vmconfig.domain_xml(vm, network, host_facts, domain_options)
             entry["disk"] = {"path": paths["disk"], "base": facts["base_image"], "size_gb": vm["disk_gb"]}
+            entry["data_disks"] = [{"path": d["path"], "size_gb": d["size_gb"]} for d in paths["data"]]
             entry["seed_iso"] = paths["seed"]
             proxy = (proxies.get(vm["network"]) or "") if opts["apt_proxy"] == "auto" else opts["apt_proxy"]
             seed = vmconfig.seed(vm, network, list(opts["ssh_public_keys"]), {

@@ -92,6 +92,7 @@ def _set(path, key, value):
 
 WEB1 = ["all", "children", "vms", "children", "web", "hosts", "web1"]
 NS1 = ["all", "children", "vms", "children", "dns_primary", "hosts", "ns1"]
+BAK1 = ["all", "children", "vms", "children", "backup", "hosts", "bak1"]
 
 CASES = [
     # zones
@@ -147,6 +148,13 @@ CASES = [
     ("mail domain listed twice", edit_branch(lambda b: b.update(mail_domains=["lab.smbvdc.test", "lab.smbvdc.test"])),
      "smbvdc_branch.mail_domains[1]"),
     ("too many vcpus", edit_hosts(_set(WEB1, "vm_vcpus", 8)), "hostvars['web1'].vm_vcpus"),
+    ("data disk of size 0", edit_hosts(_set(BAK1, "vm_data_disks", [{"name": "vtapes", "size_gb": 0}])),
+     "hostvars['bak1'].vm_data_disks[0].size_gb: must be an integer >= 1, got 0."),
+    ("data disk named twice", edit_hosts(_set(BAK1, "vm_data_disks", [{"name": "vtapes", "size_gb": 4},
+                                                                      {"name": "vtapes", "size_gb": 4}])),
+     "hostvars['bak1'].vm_data_disks[1].name"),
+    ("data disks beyond the pool", edit_hosts(_set(BAK1, "vm_data_disks", [{"name": "vtapes", "size_gb": 9}])),
+     "hostvars['ns2'].vm_disk_gb: does not fit on any KVM host (lab-kvm: 1 GiB disk missing)"),
     ("smbvdc_branch as a list", lambda inv: (inv / "group_vars" / "all" / "branch.yml").write_text(
         "smbvdc_branch:\n  - name: lab\n  - domain: lab.smbvdc.test\n"), "smbvdc_branch must be a mapping"),
     # the inventory's files

@@ -118,6 +118,7 @@ def test_host_plan_filter(lab):
         assert info["memory_mb"] == lab["vms"][name]["memory_mb"]  # the memory trip ends here
         assert dom["disk"] == {"path": "/i/%s.qcow2" % name, "base": "/i/disk.qcow2",
                                "size_gb": lab["vms"][name]["disk_gb"]}
+        assert dom["data_disks"] == [] and len(info["disks"]) == 2
         assert plan["ready"][name]["ansible_host"] == lab["vms"][name]["ipv4"]
     assert len(plan["seed_files"]) == 3 * len(plan["names"])
     with pytest.raises(AnsibleFilterError) as exc:
@@ -126,6 +127,26 @@ def test_host_plan_filter(lab):
     with pytest.raises(AnsibleFilterError) as exc:
         vm_host_plan.vm_host_plan({"vms": {}}, host, facts)
     assert "smbvdc.datacenter.vm_host_plan: input must be the branch model" in str(exc.value)
+
+
+def test_host_plan_hands_the_data_disks_to_the_module():
+    branch, inv = branch_fixtures.lab()
+    inv["hostvars"]["web1"]["vm_data_disks"] = [{"name": "vtapes", "size_gb": 8}, {"name": "drbd0", "size_gb": 2}]
+    m = model.build_model(branch, inv)
+    facts = dict(HOST, base_image="/i/disk.qcow2")
+    plan = vm_host_plan.vm_host_plan(m, "kvm1", facts, {"ssh_public_keys": [KEY], "name_prefix": "lab-"})
+    dom = plan["domains"]["web1"]
+    assert dom["data_disks"] == [{"path": "/i/lab-web1-vtapes.qcow2", "size_gb": 8},
+                                 {"path": "/i/lab-web1-drbd0.qcow2", "size_gb": 2}]
+    # the module's data_disks are the disks of the definition it defines
+    disks = vm_domain_info.vm_domain_info(dom["xml"])["disks"]
+    assert [d["file"] for d in disks[2:]] == [d["path"] for d in dom["data_disks"]]
+    assert [d["serial"] for d in disks[2:]] == ["smbvdc-vtapes", "smbvdc-drbd0"]
+    assert plan["domains"]["ns1"]["data_disks"] == []
+    # a VM to undefine has none to hand over
+    inv["hostvars"]["web1"]["vm_state"] = "undefined"
+    plan = vm_host_plan.vm_host_plan(model.build_model(branch, inv), "kvm1", facts, {"ssh_public_keys": [KEY]})
+    assert plan["domains"]["web1"]["data_disks"] == [] and plan["domains"]["web1"]["xml"] is None
 
 
 def test_filters_through_ansible(lab, tmp_path):

@@ -72,6 +72,24 @@ def test_definition_changes_name_what_differs():
     assert (info["kernel"], info["initrd"]) == ("/b/k", "/b/i")
 
 
+def test_definition_changes_name_the_disks_added_removed_or_changed():
+    def dom(*disks):
+        return "<domain type='qemu'><name>x</name><devices>%s</devices></domain>" % "".join(
+            "<disk type='file' device='disk'><source file='%s'/><target dev='%s' bus='virtio'/>%s</disk>"
+            % (f, t, "<serial>%s</serial>" % serial if serial else "") for f, t, serial in disks)
+
+    system, seed = ("/p/x.qcow2", "vda", None), ("/p/x-seed.iso", "vdb", "cidata")
+    data = ("/p/x-vtapes.qcow2", "vdc", "smbvdc-vtapes")
+    assert domain_xml.parse_domain(dom(system, seed, data))["disks"][2]["serial"] == "smbvdc-vtapes"
+    assert domain_xml.definition_changes(dom(system, seed), dom(system, seed, data)) == [
+        "disk vdc added (/p/x-vtapes.qcow2)"]
+    assert domain_xml.definition_changes(dom(system, seed, data), dom(system, seed)) == [
+        "disk vdc removed (/p/x-vtapes.qcow2)"]
+    assert domain_xml.definition_changes(dom(system, seed, data), dom(system, seed, ("/p/x-v.qcow2", "vdc", None))) == [
+        "disk vdc changed"]
+    assert domain_xml.definition_changes(dom(system, seed, data), dom(system, seed, data)) == []
+
+
 def test_rewriting_keeps_our_metadata_prefix():
     """libvirt keeps prefixes and namespace declarations as given: a rewrite that moved them (ElementTree writes
     "ns0:" and declares namespaces on the root) would be a changed definition on every other run.

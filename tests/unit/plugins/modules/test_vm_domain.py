@@ -19,6 +19,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from ansible.module_utils import _internal as ansible_module_internal
+from ansible.module_utils.common import warnings as ansible_warnings
+
 from ansible_collections.smbvdc.datacenter.plugins.module_utils import domain_xml as domain_xml_mod
 from ansible_collections.smbvdc.datacenter.plugins.module_utils import libvirt_info
 from ansible_collections.smbvdc.datacenter.plugins.module_utils import vm_domain as core
@@ -42,6 +45,8 @@ class Domain(object):
         self.snapshots = []
         self.live_max_kib = self.live_cur_kib = None
         self.live_vcpus = None
+        # what the running QEMU process has (a redefinition changes only self.xml)
+        self.live_xml = None
         self.shutdown_ignored = False
         self.calls = []
 
@@ -60,6 +65,8 @@ class Domain(object):
         return [self.state, self._defined("memory") * 1024, self._defined("memory") * 1024, self._defined("vcpu"), 0]
 
     def XMLDesc(self, flags=0):
+        if self.state in (RUNNING, PAUSED) and not flags & core.XML_INACTIVE:
+            return self.live_xml
         return self.xml
 
     def autostart(self):
@@ -77,6 +84,7 @@ class Domain(object):
         self.managed_save = False
         self.live_max_kib = self.live_cur_kib = self._defined("memory") * 1024
         self.live_vcpus = self._defined("vcpu")
+        self.live_xml = self.xml
 
     def hasManagedSaveImage(self, flags=0):
         return 1 if self.managed_save else 0
@@ -222,7 +230,7 @@ def images(tmp_path):
 
 
 class QemuImg(object):
-    """Stands in for qemu-img: create writes a file whose 'backing' is recorded; info reads it."""
+    """Stands in for qemu-img: create writes a file recording its backing file and virtual size; info reads it."""
 
     def __init__(self):
         self.calls = []
@@ -230,8 +238,12 @@ class QemuImg(object):
     def __call__(self, argv, **kwargs):
         self.calls.append(argv)
         if argv[1] == "create":
-            with open(argv[9], "w") as handle:
-                handle.write(json.dumps({"full-backing-filename": argv[8]}))
+            # ... [-b <backing>] <path> <size>G
+            info = {"virtual-size": int(argv[-1].rstrip("G")) * core.GIB}
+            if "-b" in argv:
+                info["full-backing-filename"] = argv[argv.index("-b") + 1]
+            with open(argv[-2], "w") as handle:
+                handle.write(json.dumps(info))
             return 0, "", ""
         if argv[1] == "info":
             with open(argv[-1]) as handle:
@@ -241,6 +253,10 @@ class QemuImg(object):
 
 def run(run_module, monkeypatch, qemu, args, check=False, diff=False):
     monkeypatch.setattr(vm_domain.AnsibleModule, "run_command", lambda self, argv, **kw: qemu(argv))
+    # one module run per process in real life: no warnings of an earlier run in this one, and module
+    # warnings go into the result (once controller code is imported, ansible-core 2.19 displays them instead)
+    monkeypatch.setattr(ansible_warnings, "_global_warnings", type(ansible_warnings._global_warnings)())
+    monkeypatch.setattr(ansible_module_internal, "is_controller", False, raising=False)
     if diff:
         args = dict(args, _ansible_diff=True)
     return run_module(vm_domain.main, args, check_mode=check)
@@ -420,3 +436,122 @@ def test_missing_base_image_and_unknown_domain_fail_with_the_fix(lv, images, run
     assert lv.conn.domains == {}
     rc, res = run(run_module, monkeypatch, qemu, {"name": "ghost", "state": "paused"})
     assert rc == 1 and "ghost is not defined here" in res["msg"]
+
+
+# --- data disks (vm_data_disks) ------------------------------------------------------------------
+
+def with_data_disks(xml, disks):
+    """``xml`` with data disks ``[(path, target, name)]`` after the seed, as plugin_utils/vmconfig.py renders them."""
+    extra = "".join("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                    "<target dev='%s' bus='virtio'/><serial>smbvdc-%s</serial></disk>" % d for d in disks)
+    return xml.replace("</devices>", extra + "</devices>")
+
+
+def data_args(images, disks=(("vtapes", 8),), **kw):
+    args = build_args(images, **kw)
+    paths = [str(images / "pool" / ("web1-%s.qcow2" % name)) for name, _size in disks]
+    args["xml"] = with_data_disks(args["xml"], [(p, "vd" + "cdefgh"[i], name)
+                                                for i, (p, (name, _size)) in enumerate(zip(paths, disks))])
+    args["data_disks"] = [{"path": p, "size_gb": size} for p, (_name, size) in zip(paths, disks)]
+    return args
+
+
+def creates(qemu):
+    return [argv for argv in qemu.calls if argv[1] == "create"]
+
+
+def warnings_of(res):
+    """The module's warnings as text (ansible-core 2.19 returns each as a WarningSummary)."""
+    return [w if isinstance(w, str) else w["event"]["msg"] for w in res.get("warnings") or []]
+
+
+def test_missing_data_disk_is_created_empty_then_nothing_changes(lv, images, run_module, monkeypatch):
+    qemu = QemuImg()
+    path = str(images / "pool" / "web1-vtapes.qcow2")
+    rc, res = run(run_module, monkeypatch, qemu, data_args(images))
+    assert rc == 0 and res["changed"] and res["data_disks_created"] == [path], res
+    # empty (no backing file), after the system disk's clone
+    assert creates(qemu)[1] == ["qemu-img", "create", "-q", "-f", "qcow2", path, "8G"]
+    assert "data disk %s created (8 GiB, empty)" % path in res["actions"]
+    assert "<serial>smbvdc-vtapes</serial>" in lv.conn.domains["web1"].xml
+    for check in (False, True):
+        rc, res = run(run_module, monkeypatch, qemu, data_args(images), check=check)
+        assert rc == 0 and res["changed"] is False and res["data_disks_created"] == [], res["actions"]
+        assert res["pending"] == [] and res["restart_needed"] is False and warnings_of(res) == []
+    assert len(creates(qemu)) == 2
+
+
+@pytest.mark.parametrize("have_gb, warned", [(4, True), (8, False), (16, False)])
+def test_existing_data_disk_is_never_recreated_and_a_smaller_one_is_reported(lv, images, run_module, monkeypatch,
+                                                                             have_gb, warned):
+    qemu = QemuImg()
+    disk = images / "pool" / "web1-vtapes.qcow2"
+    content = json.dumps({"virtual-size": have_gb * core.GIB, "data": "backups"})
+    disk.write_text(content)
+    rc, res = run(run_module, monkeypatch, qemu, data_args(images))
+    assert rc == 0 and res["data_disks_created"] == [] and disk.read_text() == content
+    assert [argv[-2] for argv in creates(qemu)] == [str(images / "pool" / "web1.qcow2")]   # the system disk only
+    assert ["qemu-img", "info", "--output=json", "--force-share", str(disk)] in qemu.calls
+    warnings = [w for w in warnings_of(res) if "web1-vtapes" in w]
+    if warned:
+        assert len(warnings) == 1, res.get("warnings")
+        assert "has 4 GiB, less than the 8 GiB" in warnings[0] and "vm_data_disks" in warnings[0]
+        assert "qemu-img resize %s 8G" % disk in warnings[0]
+    else:
+        assert warnings == []
+
+
+def test_data_disk_added_to_a_running_vm_waits_for_a_restart_and_is_not_hot_plugged(lv, images, run_module,
+                                                                                    monkeypatch):
+    qemu = QemuImg()
+    run(run_module, monkeypatch, qemu, build_args(images))
+    dom = lv.conn.domains["web1"]
+    path = str(images / "pool" / "web1-vtapes.qcow2")
+    pending = ["disk %s (vdc) is attached at the next restart" % path]
+
+    # check mode: says what it would do, does nothing
+    rc, res = run(run_module, monkeypatch, qemu, data_args(images), check=True)
+    assert rc == 0 and res["changed"] and not os.path.exists(path) and len(creates(qemu)) == 1
+    assert "data disk %s created (8 GiB, empty)" % path in res["actions"]
+    assert "definition changed: disk vdc added (%s)" % path in res["actions"], res["actions"]
+    assert res["pending"] == pending and "smbvdc-vtapes" not in dom.xml
+
+    dom.calls = []
+    rc, res = run(run_module, monkeypatch, qemu, data_args(images))
+    assert rc == 0 and res["changed"] and res["data_disks_created"] == [path] and os.path.exists(path)
+    assert "definition changed: disk vdc added (%s)" % path in res["actions"], res["actions"]
+    assert "smbvdc-vtapes" in dom.xml and "smbvdc-vtapes" not in dom.live_xml   # saved, not hot-plugged
+    assert res["pending"] == pending and res["restart_needed"] is True
+    assert dom.state == RUNNING and dom.calls == []
+
+    # the same inventory again: nothing to change, still waiting for the restart
+    for check in (False, True):
+        rc, res = run(run_module, monkeypatch, qemu, data_args(images), check=check)
+        assert rc == 0 and res["changed"] is False, res["actions"]
+        assert res["pending"] == pending and res["restart_needed"] is True
+
+    rc, res = run(run_module, monkeypatch, qemu, dict(data_args(images), restart_on_change=True))
+    assert ("shutdown",) in dom.calls and dom.calls[-1] == ("create",) and "smbvdc-vtapes" in dom.live_xml
+    rc, res = run(run_module, monkeypatch, qemu, data_args(images))
+    assert res["changed"] is False and res["pending"] == [] and res["restart_needed"] is False
+
+
+def test_undefine_removes_data_disks_only_with_remove_disks(lv, images, run_module, monkeypatch):
+    qemu = QemuImg()
+    data = images / "pool" / "web1-vtapes.qcow2"
+    # a disk attached by hand (no smbvdc- serial) is never deleted
+    own = images / "pool" / "web1-own.img"
+    own.write_text("admin's")
+    args = data_args(images)
+    args["xml"] = args["xml"].replace("</devices>", "<disk type='file' device='disk'><source file='%s'/>"
+                                      "<target dev='vdd' bus='virtio'/></disk></devices>" % own)
+    run(run_module, monkeypatch, qemu, args)
+    rc, res = run(run_module, monkeypatch, qemu, {"name": "web1", "state": "undefined"})
+    assert rc == 0 and "web1" not in lv.conn.domains and data.exists() and res["data_disks_removed"] == []
+    run(run_module, monkeypatch, qemu, args)
+    rc, res = run(run_module, monkeypatch, qemu, {"name": "web1", "state": "undefined", "remove_disks": True},
+                  check=True)
+    assert res["changed"] and "data disk %s deleted" % data in res["actions"] and data.exists()
+    rc, res = run(run_module, monkeypatch, qemu, {"name": "web1", "state": "undefined", "remove_disks": True})
+    assert rc == 0 and res["disk_removed"] and res["data_disks_removed"] == [str(data)]
+    assert not data.exists() and not (images / "pool" / "web1.qcow2").exists() and own.read_text() == "admin's"

@@ -32,6 +32,19 @@ def test_host_budget_figures():
     assert b["ok"]
 
 
+def test_data_disks_count_with_the_system_disk():
+    host = {"memory_mb": 32768, "os_reserve_mb": 2048, "vcpus": 8, "disk_gb": 40}
+    vms = [{"memory_mb": 512, "disk_gb": 4, "data_disks": [{"name": "vtapes", "size_gb": 8}]},
+           {"memory_mb": 512, "disk_gb": 20, "data_disks": []}]
+    assert budget.vm_disk_gb(vms[0]) == 12 and budget.vm_disk_gb({"memory_mb": 1}) == 0
+    b = budget.host_budget(host, vms, vm_size={"memory_mb": 512, "disk_gb": 2, "data_disks": [{"size_gb": 2}]})
+    assert b["disk_allocated_gb"] == 32 and b["disk_ok"]
+    assert b["more_vms"] == 2               # (40 - 32) // (2 + 2)
+    vms[1]["data_disks"] = [{"name": "big", "size_gb": 9}]
+    b = budget.host_budget(host, vms)
+    assert b["disk_allocated_gb"] == 41 and not b["disk_ok"] and not b["ok"]
+
+
 def test_more_vms_limited_by_vcpus_and_disk():
     host = {"memory_mb": 65536, "os_reserve_mb": 1024, "vcpus": 2, "disk_gb": 30}
     b = budget.host_budget(host, [], {"cpu_allocation_ratio": 2.0}, vm_size={"memory_mb": 512, "vcpus": 1, "disk_gb": 10})

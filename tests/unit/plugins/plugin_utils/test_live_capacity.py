@@ -44,6 +44,25 @@ def test_declared_host_bigger_than_real_and_pool_too_small():
     assert "need 30 GiB" in text and "kvm_disk_gb" in text
 
 
+def test_data_disks_count_until_the_vm_has_them():
+    model = {"budget_settings": MODEL["budget_settings"], "kvm_hosts": MODEL["kvm_hosts"],
+             "vms": dict(MODEL["vms"], bak1={"name": "bak1", "kvm_host": "kvm1", "memory_mb": 512, "disk_gb": 4,
+                                             "data_disks": [{"name": "vtapes", "size_gb": 8}]})}
+    # a new VM: its system and data disks
+    out = budget.live_check(model, "kvm1", live(domains=("ns1", "mail1", "web1")), "smbvdc")
+    assert out["new_vms"] == ["bak1"] and out["new_vms_gb"] == 12 and out["new_data_disks"] == []
+    # defined before it had the data disk (no data_disks in its metadata): the data disk is still to create
+    state = live(domains=("ns1", "mail1", "web1", "bak1"), pool_free=7.0)
+    out = budget.live_check(model, "kvm1", state, "smbvdc")
+    assert out["new_vms"] == [] and out["new_vms_gb"] == 8 and out["new_data_disks"] == ["bak1:vtapes"]
+    assert len(out["problems"]) == 1 and "data disks: bak1:vtapes" in out["problems"][0]
+    assert "need 8 GiB" in out["problems"][0] and "vm_data_disks" in out["problems"][0]
+    # defined with it: nothing to create
+    state["domains"][-1]["smbvdc"] = {"name": "bak1", "data_disks": "vtapes"}
+    out = budget.live_check(model, "kvm1", state, "smbvdc")
+    assert out["new_vms_gb"] == 0 and out["new_data_disks"] == [] and out["problems"] == []
+
+
 def test_filter_wraps_bad_input():
     with pytest.raises(AnsibleFilterError) as exc:
         kvm_capacity_check({}, "kvm1", live(), "smbvdc")

@@ -159,6 +159,28 @@ BAD = [
      "hostvars['ns2'].vm_address", False),
     ("anti affinity not list", lambda b, i: i["hostvars"]["web1"].update(vm_anti_affinity={"a": 1}),
      "hostvars['web1'].vm_anti_affinity", False),
+    ("data disks not a list", lambda b, i: i["hostvars"]["web1"].update(vm_data_disks={"name": "x", "size_gb": 1}),
+     "hostvars['web1'].vm_data_disks", False),
+    ("data disk not a mapping", lambda b, i: i["hostvars"]["web1"].update(vm_data_disks=["vtapes"]),
+     "hostvars['web1'].vm_data_disks[0]", False),
+    ("data disk name upper case", lambda b, i: i["hostvars"]["web1"].update(vm_data_disks=[{"name": "Vtapes",
+                                                                                          "size_gb": 8}]),
+     "hostvars['web1'].vm_data_disks[0].name", False),
+    ("data disk name too long for the serial", lambda b, i: i["hostvars"]["web1"].update(
+        vm_data_disks=[{"name": "a" * 14, "size_gb": 8}]), "hostvars['web1'].vm_data_disks[0].name", False),
+    ("data disk without name", lambda b, i: i["hostvars"]["web1"].update(vm_data_disks=[{"size_gb": 8}]),
+     "hostvars['web1'].vm_data_disks[0].name", False),
+    ("data disk size 0", lambda b, i: i["hostvars"]["web1"].update(vm_data_disks=[{"name": "data", "size_gb": 0}]),
+     "hostvars['web1'].vm_data_disks[0].size_gb", False),
+    ("data disk key typo", lambda b, i: i["hostvars"]["web1"].update(vm_data_disks=[{"name": "data", "size": 8}]),
+     "hostvars['web1'].vm_data_disks[0].size", False),
+    ("duplicate data disk", lambda b, i: i["hostvars"]["web1"].update(vm_data_disks=[
+        {"name": "data", "size_gb": 1}, {"name": "data", "size_gb": 2}]), "hostvars['web1'].vm_data_disks[1].name",
+     False),
+    ("data disk file is another vm's disk", lambda b, i: (
+        i["groups"]["web"].append("web1-data"), i["hostvars"].update({"web1-data": {"vm_memory_mb": 256}}),
+        i["hostvars"]["web1"].update(vm_data_disks=[{"name": "data", "size_gb": 1}])),
+     "hostvars['web1'].vm_data_disks", False),
 ]
 
 
@@ -225,3 +247,30 @@ def test_pinned_vm_over_capacity():
         build(branch, inv)
     assert "hostvars['mail1'].vm_host" in err.value.variables
     assert "kvm2" in str(err.value)
+
+
+# --- data disks -------------------------------------------------------------
+
+def test_data_disks_are_normalised_and_count_in_the_disk_budget():
+    branch, inv = lab()
+    inv["hostvars"]["web1"].update(vm_disk_gb=4, vm_data_disks=[{"name": "vtapes", "size_gb": "8"},
+                                                                {"name": "drbd0", "size_gb": 2}])
+    m = build(branch, inv)
+    assert m["vms"]["web1"]["data_disks"] == [{"name": "vtapes", "size_gb": 8}, {"name": "drbd0", "size_gb": 2}]
+    assert m["vms"]["ns1"]["data_disks"] == []
+    # lab(): 3 VMs of 10 GiB, web1 4 + 8 + 2
+    assert m["budgets"]["kvm1"]["disk_allocated_gb"] == 3 * 10 + 14
+    assert m["placement"]["hosts"]["kvm1"]["disk_used_gb"] == 3 * 10 + 14
+
+
+def test_data_disks_that_do_not_fit_the_pool_stop_the_run():
+    branch, inv = lab()
+    inv["hostvars"]["kvm1"]["kvm_disk_gb"] = 45
+    inv["hostvars"]["web1"].update(vm_disk_gb=4, vm_data_disks=[{"name": "vtapes", "size_gb": 12}])
+    with pytest.raises(PlacementError) as err:
+        build(branch, inv)
+    assert "1 GiB disk missing" in str(err.value)      # 30 + 16 > 45
+    # the last VM placed finds RAM but no pool space: the disk is named, not its RAM
+    assert err.value.variables == ["hostvars['ns2'].vm_disk_gb"] and "vm_data_disks" in str(err.value)
+    inv["hostvars"]["web1"]["vm_data_disks"][0]["size_gb"] = 11
+    assert build(branch, inv)["budgets"]["kvm1"]["disk_allocated_gb"] == 45

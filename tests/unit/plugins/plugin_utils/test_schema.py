@@ -89,6 +89,10 @@ def _check(value, spec, example=None):
     (schema.BUDGET["vm_overhead_mb"], "300.9", 300),        # *_mb: a number, cut to MiB
     (schema.BUDGET["ram_allocation_ratio"], "1.5", 1.5),
     (schema.BUDGET["os_reserve_fraction"], 0, 0.0),
+    (schema.VM["vm_data_disks"], None, []),
+    (schema.DATA_DISK["name"], "vtapes", "vtapes"),
+    (schema.DATA_DISK["name"], "a" * 13, "a" * 13),          # smbvdc- + 13 = the 20 bytes of a virtio serial
+    (schema.DATA_DISK["size_gb"], "8", 8),
 ])
 def test_check_accepts(spec, value, expected):
     out, problems = _check(value, spec)
@@ -117,6 +121,17 @@ def test_check_accepts(spec, value, expected):
     (schema.BUDGET["ram_allocation_ratio"], 0, "must be a number > 0 and <= 16, got 0."),
     (schema.BUDGET["cpu_allocation_ratio"], 17, "must be a number > 0 and <= 16, got 17."),
     (schema.BUDGET["os_reserve_fraction"], 1, "must be a number >= 0 and < 1, got 1."),
+    (schema.VM["vm_data_disks"], {"name": "x"}, "must be a list, got {'name': 'x'}."),
+    (schema.DATA_DISK["name"], "Vtapes", "must be a label of a-z, 0-9 and '-' starting with a letter, at most 13 "
+                                         "characters, got 'Vtapes'."),
+    (schema.DATA_DISK["name"], "1tapes", "must be a label of a-z, 0-9 and '-' starting with a letter, at most 13 "
+                                         "characters, got '1tapes'."),
+    (schema.DATA_DISK["name"], "a" * 14, "must be a label of a-z, 0-9 and '-' starting with a letter, at most 13 "
+                                         "characters, got '%s'." % ("a" * 14)),
+    (schema.DATA_DISK["name"], None, "must be a label of a-z, 0-9 and '-' starting with a letter, at most 13 "
+                                     "characters, got None."),
+    (schema.DATA_DISK["size_gb"], 0, "must be an integer >= 1, got 0."),
+    (schema.DATA_DISK["size_gb"], None, "must be an integer >= 1, got None."),
 ])
 def test_check_reports_variable_message_and_fix(spec, value, message):
     out, problems = _check(value, spec)

@@ -110,9 +110,46 @@ def test_disks_linked_clone_and_read_only_virtio_seed(vm, net):
     info = vmconfig.parse_domain_xml(vmconfig.domain_xml(vm, net, host()))
     system, seed_disk = info["disks"]
     assert system == {"device": "disk", "file": "/var/lib/smbvdc/images/ns1.qcow2", "target": "vda", "bus": "virtio",
-                      "format": "qcow2", "readonly": False}
+                      "format": "qcow2", "readonly": False, "serial": None}
     assert seed_disk == {"device": "disk", "file": "/var/lib/smbvdc/images/ns1-seed.iso", "target": "vdb",
-                         "bus": "virtio", "format": "raw", "readonly": True}
+                         "bus": "virtio", "format": "raw", "readonly": True, "serial": "cidata"}
+
+
+def test_data_disks_follow_the_seed_with_serials_and_their_own_targets(vm, net):
+    vm["data_disks"] = [{"name": "vtapes", "size_gb": 8}, {"name": "drbd0", "size_gb": 2}]
+    xml = vmconfig.domain_xml(vm, net, host(), {"name_prefix": "lab-"})
+    info = vmconfig.parse_domain_xml(xml)
+    assert [(d["target"], d["file"], d["serial"], d["format"], d["readonly"]) for d in info["disks"]] == [
+        ("vda", "/var/lib/smbvdc/images/lab-ns1.qcow2", None, "qcow2", False),
+        ("vdb", "/var/lib/smbvdc/images/lab-ns1-seed.iso", "cidata", "raw", True),
+        ("vdc", "/var/lib/smbvdc/images/lab-ns1-vtapes.qcow2", "smbvdc-vtapes", "qcow2", False),
+        ("vdd", "/var/lib/smbvdc/images/lab-ns1-drbd0.qcow2", "smbvdc-drbd0", "qcow2", False)]
+    assert len({d["target"] for d in info["disks"]}) == len(info["disks"])
+    assert info["metadata"]["data_disks"] == "vtapes,drbd0"
+    assert vmconfig.disk_paths(vm, host(), {"name_prefix": "lab-"})["data"][0] == {
+        "name": "vtapes", "path": "/var/lib/smbvdc/images/lab-ns1-vtapes.qcow2", "size_gb": 8, "target": "vdc",
+        "serial": "smbvdc-vtapes"}
+    # a VM without data disks keeps its definition as it was (no empty metadata key)
+    vm["data_disks"] = []
+    assert "data_disks" not in vmconfig.parse_domain_xml(vmconfig.domain_xml(vm, net, host()))["metadata"]
+
+
+def test_target_devs_count_like_libvirt():
+    assert [vmconfig.target_dev(i) for i in (0, 1, 2, 25, 26, 27, 51, 52)] == [
+        "vda", "vdb", "vdc", "vdz", "vdaa", "vdab", "vdaz", "vdba"]
+
+
+@pytest.mark.parametrize("disks, variable", [
+    ([{"name": "Vtapes", "size_gb": 8}], "smbvdc_model.vms['ns1'].data_disks[0].name"),
+    ([{"name": "vtapes", "size_gb": 0}], "smbvdc_model.vms['ns1'].data_disks[0].size_gb"),
+    ([{"name": "a", "size_gb": 1}, {"name": "a", "size_gb": 1}], "smbvdc_model.vms['ns1'].data_disks[1].name"),
+    (["vtapes"], "smbvdc_model.vms['ns1'].data_disks[0]"),
+])
+def test_bad_data_disks_are_named(vm, net, disks, variable):
+    vm["data_disks"] = disks
+    with pytest.raises(ModelError) as exc:
+        vmconfig.domain_xml(vm, net, host())
+    assert exc.value.variables == [variable]
 
 
 def test_paths_and_prefix_options(vm, net):
