@@ -117,3 +117,75 @@ def test_domain_through_definition_and_states(conn, name):
         conn.lookupByName(name)
     res = module({"name": name, "state": "undefined"})
     assert not res["changed"]
+
+
+DATA_DISK = """<disk type='file' device='disk'><driver name='qemu' type='qcow2' discard='unmap'/>
+<source file='{path}'/><target dev='{dev}' bus='virtio'/><serial>smbvdc-{label}</serial></disk>"""
+
+
+def xml_with_disks(name, disks):
+    return XML.format(name=name, mem=64).replace(
+        "<devices>", "<devices>" + "".join(DATA_DISK.format(path=p, dev=dev, label=label) for p, dev, label in disks))
+
+
+def virtual_size(path):
+    info = subprocess.run(["qemu-img", "info", "--output=json", "--force-share", path], capture_output=True,
+                          text=True, check=True)
+    return json.loads(info.stdout)["virtual-size"]
+
+
+def test_data_disks_created_once_pending_on_a_running_domain_removed_with_remove_disks(conn):
+    """vm_data_disks on the real libvirtd: created empty at their size with the serial the guest finds,
+    an existing one (with data) neither recreated nor resized, a disk added to a running domain only
+    defined (pending, not hot-plugged), both deleted by undefined + remove_disks."""
+    name = "itdisk-%s" % uuid.uuid4().hex[:8]
+    pool = "/var/lib/libvirt/images/%s" % name
+    os.makedirs(pool, mode=0o755)
+    vtapes, extra = os.path.join(pool, "%s-vtapes.qcow2" % name), os.path.join(pool, "%s-extra.qcow2" % name)
+    try:
+        one = {"name": name, "xml": xml_with_disks(name, [(vtapes, "vdc", "vtapes")]), "state": "running",
+               "autostart": False, "data_disks": [{"path": vtapes, "size_gb": 2}]}
+        res = module(one)
+        assert res["changed"] and res["data_disks_created"] == [vtapes], res
+        assert virtual_size(vtapes) == 2 * 1024 ** 3
+        live = conn.lookupByName(name).XMLDesc(0)
+        assert "<serial>smbvdc-vtapes</serial>" in live and vtapes in live
+        stamp = os.stat(vtapes).st_ino, os.stat(vtapes).st_mtime_ns
+
+        res = module(one)
+        assert not res["changed"] and res["data_disks_created"] == [] and not res["pending"], res
+        assert (os.stat(vtapes).st_ino, os.stat(vtapes).st_mtime_ns) == stamp   # the same file, untouched
+
+        bigger = dict(one, data_disks=[{"path": vtapes, "size_gb": 3}])
+        res = module(bigger)
+        assert not res["changed"] and virtual_size(vtapes) == 2 * 1024 ** 3, res   # never resized here
+        assert any("never resized" in w for w in res.get("warnings", [])), res.get("warnings")
+
+        two = dict(one, xml=xml_with_disks(name, [(vtapes, "vdc", "vtapes"), (extra, "vdd", "extra")]),
+                   data_disks=[{"path": vtapes, "size_gb": 2}, {"path": extra, "size_gb": 1}])
+        res = module(two)
+        assert res["changed"] and res["data_disks_created"] == [extra], res
+        assert any(extra in p and "next restart" in p for p in res["pending"]), res["pending"]
+        assert extra not in conn.lookupByName(name).XMLDesc(0)        # not hot-plugged
+        assert extra in conn.lookupByName(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        res = module(two)
+        assert not res["changed"] and res["pending"], res               # still waiting for the restart
+
+        res = module({"name": name, "state": "undefined"})
+        assert res["changed"] and os.path.exists(vtapes) and os.path.exists(extra)   # kept without remove_disks
+        res = module(dict(two, state="defined"))
+        res = module({"name": name, "state": "undefined", "remove_disks": True})
+        assert sorted(res["data_disks_removed"]) == sorted([vtapes, extra]), res
+        assert not os.path.exists(vtapes) and not os.path.exists(extra)
+    finally:
+        try:
+            dom = conn.lookupByName(name)
+            if dom.isActive():
+                dom.destroy()
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+        except libvirt.libvirtError:
+            pass
+        for path in (vtapes, extra):
+            if os.path.exists(path):
+                os.remove(path)
+        os.rmdir(pool)
