@@ -49,8 +49,11 @@ SERVICE_PATHS = {
     "owncloud": [("/var/lib/nextcloud/data", "file cloud data")],
     "monitoring": [("/var/lib/nagios4", "Nagios state and retention")],
 }
-# Groups whose hosts run MariaDB (the mail host keeps Roundcube's database).
-MARIADB_GROUPS = ("mail", "database")
+# Groups whose hosts run MariaDB: the mail host keeps Roundcube's database, a
+# Moodle or file cloud VM its application's (the moodle and nextcloud roles
+# make it on the VM itself). Each gets the dump before the backup and the
+# Nagios connection check; a group missing here is a database not backed up.
+MARIADB_GROUPS = ("mail", "database", "moodle", "owncloud")
 # Age of a VM's last good backup in hours (the schedule is daily): warning
 # after one missed run, critical after two. Nagios' "Backup age" and
 # scripts/lab-check.py use these.

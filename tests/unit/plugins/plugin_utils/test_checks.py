@@ -136,6 +136,22 @@ def test_backup_plan_from_service_groups():
     assert (s["dumpcycle_days"], s["runspercycle"], s["retention_days"], s["tapecycle"]) == (7, 7, 14, 15)
 
 
+def test_application_databases_are_dumped_and_watched():
+    """A Moodle (file cloud) VM keeps its application's database in MariaDB on itself: the backup plan
+    dumps it before the backup, and Nagios checks the connection, as for the mail host."""
+    branch, inv = lab()
+    inv["groups"]["moodle"] = ["web1"]
+    m = build_model(branch, inv)
+    by = {c["name"]: c for c in checks.backup_plan(m)["clients"]}
+    assert by["web1"]["mariadb_dump"] is True
+    assert sorted(d["path"] for d in by["web1"]["dles"]) == ["/etc", "/var/backups/mariadb", "/var/lib/moodledata",
+                                                             "/var/www"]
+    watched = {(s["host"], s["description"]) for s in checks.monitoring_plan(m)["services"]}
+    assert ("web1", "MariaDB") in watched and ("ns1", "MariaDB") not in watched
+    for group in checks.MARIADB_GROUPS:
+        assert group in ("mail", "database") or group in checks.SERVICE_PATHS, group
+
+
 def test_no_servers_no_plans():
     branch, inv = lab()
     m = build_model(branch, inv)
