@@ -12,7 +12,7 @@ LAB_MULTI_INVENTORY ?= inventories/lab-multi
 # Molecule scenarios run by `make test` (each: create, converge, idempotence, verify, destroy)
 MOLECULE_SCENARIOS ?= $(shell ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)
 
-.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-fault-drill lab-restore-drill lab-multi lab-multi-check lab-multi-add-vm lab-multi-down lab-multi-migration-test capacity bench bench-placement bench-dns bench-provision bench-mail build clean
+.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-fault-drill lab-restore-drill lab-multi lab-multi-check lab-multi-add-vm lab-multi-down lab-multi-migration-test capacity bench bench-placement bench-dns bench-provision bench-mail bench-backup bench-web build clean
 
 help:
 	@echo "make lab      - bring up the lab branch (inventories/lab) on this machine"
@@ -100,7 +100,7 @@ capacity: setup-nodocker
 
 # Benchmarks print measured figures and ratios against a baseline measured
 # in the same run; they are not tests.
-bench: bench-placement bench-dns bench-provision bench-mail
+bench: bench-placement bench-dns bench-provision bench-mail bench-backup bench-web
 
 bench-placement: setup-nodocker
 	python bench/placement.py
@@ -117,6 +117,15 @@ bench-provision: setup-nodocker
 # The mail host of molecule/mail in a systemd container (needs docker).
 bench-mail: setup
 	python bench/mail_throughput.py
+
+# The Moodle login page and a static page in molecule/web's container,
+# PHP-FPM with opcache against without (needs docker).
+bench-web: setup
+	python bench/web.py
+
+# amdump against tar | gzip of 1.25 GiB in molecule/amanda's containers.
+bench-backup: setup
+	python bench/backup.py
 
 build: setup-nodocker
 	ansible-galaxy collection build --force --output-path build/
