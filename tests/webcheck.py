@@ -5,7 +5,8 @@ certificate of each of its names validates against the branch CA
 (``<inventory>/.smbvdc/ca/ca.crt``), plain HTTP redirects to the site's
 ``wwwroot``, HTTPS answers; for a Moodle site, the admin logs in through the
 login form (logintoken, session cookie) with the password from
-``<inventory>/.smbvdc/secrets`` and sees the dashboard. Names are resolved to
+``<inventory>/.smbvdc/secrets`` and sees the dashboard; for a file cloud
+(Nextcloud) site, status.php says installed and not in maintenance. Names are resolved to
 the VM's address from the model inside this process only (the machine
 running the check need not use the branch's DNS). Passwords are never printed.
 
@@ -74,6 +75,18 @@ def moodle_login(s, wwwroot, user, password, timeout=120):
     return ok and bool(cookie) and cookie[0].secure, "dashboard: HTTP %d" % dash.status_code
 
 
+def nextcloud_status(s, wwwroot, timeout=60):
+    """(ok, detail): the file cloud's status.php says installed, not in maintenance ("File cloud status" in Nagios)."""
+    r = s.get(wwwroot + "/status.php", timeout=timeout)
+    try:
+        status = r.json() if r.status_code == 200 else {}
+    except ValueError:
+        status = {}
+    ok = status.get("installed") is True and status.get("maintenance") is False
+    shown = {k: status.get(k) for k in ("installed", "maintenance", "versionstring")}
+    return ok, "HTTP %d, %s" % (r.status_code, shown)
+
+
 def web_checks(model, inventory_dir, check, admin_user="admin", ca=None, secrets=None):
     """Run the checks, reporting each through ``check(name, ok, detail)``; returns the number run.
 
@@ -108,6 +121,9 @@ def web_checks(model, inventory_dir, check, admin_user="admin", ca=None, secrets
                         ok, detail = (moodle_login(s, site["wwwroot"], admin_user, pw.read_text().strip())
                                       if pw.exists() else (False, "no %s" % pw))
                         check("%s: Moodle admin logs in at %s" % (host, site["wwwroot"]), ok, detail)
+                    elif site["app"] == "nextcloud":
+                        ok, detail = nextcloud_status(s, site["wwwroot"])
+                        check("%s: %s/status.php says installed" % (host, site["wwwroot"]), ok, detail)
                 except requests.RequestException as exc:
                     check("%s: %s answers" % (host, site["wwwroot"]), False, exc)
                 n += 3

@@ -243,13 +243,25 @@ def _service_checks(model, name, groups, settings, dns_primary_address):
         if not {"mail"} & set(groups):
             out.append(_svc(name, "HTTPS", "smbvdc_check_https", [fqdn, "/"], unit="apache2", service="web"))
         out.append(_svc(name, "HTTPS certificate", "smbvdc_check_cert", [fqdn, 443, warn, crit], service="web"))
+    # the application's own site (the VM's name redirects to the first
+    # application only: Moodle, when one VM runs Moodle and the file cloud)
     if "moodle" in groups:
-        out.append(_svc(name, "Moodle login", "smbvdc_check_https_string", [fqdn, "/login/index.php", "login"],
+        out.append(_svc(name, "Moodle login", "smbvdc_check_https_string",
+                        [_app_site(model, name, "moodle", fqdn), "/login/index.php", "login"],
                         unit="apache2", service="moodle"))
     if "owncloud" in groups:
         out.append(_svc(name, "File cloud status", "smbvdc_check_https_string",
-                        [fqdn, "/status.php", '"installed":true'], unit="apache2", service="owncloud"))
+                        [_app_site(model, name, "nextcloud", fqdn), "/status.php", '"installed":true'],
+                        unit="apache2", service="owncloud"))
     return out
+
+
+def _app_site(model, host, app, default):
+    """The name of ``host``'s site of ``app`` (smbvdc_branch.web), else ``default`` (the VM's name)."""
+    for site in (model.get("web") or {}).get("sites") or []:
+        if site.get("host") == host and site.get("app") == app:
+            return site["name"]
+    return default
 
 
 def _nrpe_checks(model, name, groups, settings, kind):

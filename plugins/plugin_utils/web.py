@@ -74,6 +74,9 @@ POOLS = {
                "max_spare_servers": 3, "max_requests": 500},
         "php_admin_value": {"memory_limit": "512M", "upload_max_filesize": "512M", "post_max_size": "512M",
                             "max_execution_time": "3600", "output_buffering": "0"},
+        # Nextcloud's setup check: getenv("PATH") must answer in the pool
+        # (PHP-FPM clears the environment of its workers)
+        "env": {"PATH": "/usr/local/bin:/usr/bin:/bin"},
     },
 }
 
@@ -352,6 +355,7 @@ def _pool(app, php_version=PHP_VERSION):
         "socket": "/run/php/php%s-fpm-%s.sock" % (php_version, app),
         "pm": dict(spec["pm"]),
         "php_admin_value": dict(spec["php_admin_value"]),
+        "env": dict(spec.get("env") or {}),
     }
 
 
@@ -362,10 +366,11 @@ def web_sites(model, host=None):
     (as in ``model["web"]["sites"]`` plus ``names`` (name first, then the
     aliases) and ``pool`` (the socket of its PHP-FPM pool, or None for static
     files)), ``pools`` (one per application: user, socket, pm settings, PHP
-    settings), ``apps``, ``memory_mb`` and ``memory_needed_mb``, and
-    ``default_site``: the VM's own name, whose HTTPS answer redirects to the
-    first application site (else the first site, or serves an empty page when
-    it has none); None when a site is named like the VM.
+    settings, environment of its workers), ``apps``, ``memory_mb`` and
+    ``memory_needed_mb``, and ``default_site``: the VM's own name, whose
+    HTTPS answer redirects to the first application site (else the first
+    site, or serves an empty page when it has none); None when a site is
+    named like the VM.
     """
     if not isinstance(model, dict) or "services" not in model or "vms" not in model:
         raise TypeError("web_sites: input must be the branch model")
@@ -385,8 +390,8 @@ def web_sites(model, host=None):
             sites.append(site)
             if s["app"] in POOLS and s["app"] not in apps:
                 apps.append(s["app"])
-        # the VM's own name leads to its application (what the monitoring's
-        # "Moodle login" check asks the VM's name for), else its first site
+        # the VM's own name leads to its first application (the monitoring's
+        # "HTTPS" check asks the VM's name), else its first site
         first = next((s for s in sites if s["app"] != "static"), sites[0] if sites else None)
         own = any(vm["fqdn"] in s["names"] for s in sites)
         out[h] = {

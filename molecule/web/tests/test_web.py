@@ -247,7 +247,7 @@ def test_ownership_and_secrets(host):
 
 def test_one_php_fpm_pool_per_application(host):
     pools = host.run("ls /etc/php/8.2/fpm/pool.d").stdout.split()
-    assert pools == ["smbvdc-moodle.conf"]
+    assert pools == ["smbvdc-moodle.conf", "smbvdc-nextcloud.conf"]
     conf = host.file("/etc/php/8.2/fpm/pool.d/smbvdc-moodle.conf").content_string
     assert "user = moodle" in conf and "php_admin_value[max_input_vars] = 5000" in conf
     users = sh("ps", "-o", "user=", "-C", "php-fpm8.2").stdout.split()
@@ -303,6 +303,18 @@ def test_the_lab_web_checks_pass_here():
     results = []
     n = webcheck.web_checks(model, EPHEMERAL, lambda name, ok, detail="": results.append((name, ok, detail)),
                             ca=CA, secrets=SECRETS)
-    assert n and results and all(ok for _n, ok, _d in results), [r for r in results if not r[1]]
+    # Without a Nextcloud archive (NEXTCLOUD_ARCHIVE) the file cloud has no
+    # code: its site answers 404 and status.php is missing. Exactly those two
+    # checks fail then (tests/test_nextcloud.py says the real-archive part did
+    # not run); every other check, its certificate and redirect included, passes.
+    cloud = "https://cloud." + DOMAIN
+    without_code = {"web1: %s answers over HTTPS with HSTS" % cloud, "web1: %s/status.php says installed" % cloud}
+    failed = {name for name, ok, _d in results if not ok}
+    if os.environ.get("NEXTCLOUD_ARCHIVE"):
+        assert not failed, [r for r in results if not r[1]]
+    else:
+        assert failed == without_code, [r for r in results if not r[1]]
+    assert n and results
     assert any("Moodle admin logs in" in name for name, _ok, _d in results)
+    assert any("certificate of cloud.%s" % DOMAIN in name and ok for name, ok, _d in results)
 

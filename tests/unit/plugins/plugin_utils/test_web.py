@@ -269,3 +269,50 @@ def test_web_sites_filter_errors():
         f({"nope": 1})
     with pytest.raises(AnsibleFilterError, match="mail1 is not a web VM of the branch"):
         f(_model(), host="mail1")
+
+
+# --- the file cloud (roles/nextcloud) -------------------------------------------------------------------
+def _cloud_model():
+    branch, inv = _branch(web1_mb=1280)
+    inv["groups"]["owncloud"] = ["web1"]
+    return build_model(branch, inv)
+
+
+def test_an_owncloud_vm_gets_the_cloud_site_and_a_nextcloud_pool():
+    w = FilterModule().filters()["web_sites"](_cloud_model(), host="web1")
+    (site,) = [s for s in w["sites"] if s["app"] == "nextcloud"]
+    assert site["name"] == "cloud.%s" % DOMAIN and site["names"] == ["cloud.%s" % DOMAIN]
+    assert site["wwwroot"] == "https://cloud.%s" % DOMAIN
+    assert site["app_root"] == site["document_root"] == "/var/www/nextcloud"
+    assert site["pool"] == "/run/php/php8.2-fpm-nextcloud.sock"
+    pools = {p["name"]: p for p in w["pools"]}
+    assert sorted(pools) == ["moodle", "nextcloud"]
+    nc = pools["nextcloud"]
+    assert (nc["user"], nc["group"]) == ("nextcloud", "nextcloud")
+    # what Nextcloud's setup check asks of the pool
+    assert nc["php_admin_value"]["memory_limit"] == "512M"
+    assert nc["env"]["PATH"].split(":")[:1] == ["/usr/local/bin"]
+    assert pools["moodle"]["env"] == {}
+    # the VM's own name still leads to the first application site (Moodle)
+    assert w["default_site"]["redirect"] == "https://moodle.%s" % DOMAIN
+
+
+def test_nextcloud_data_is_backed_up_where_the_role_keeps_it():
+    """plugin_utils/checks.py backs up what the nextcloud role writes, and it is outside the web root."""
+    import pathlib
+    import yaml
+    defaults = yaml.safe_load((pathlib.Path(__file__).resolve().parents[4] / "roles" / "nextcloud" / "defaults" /
+                               "main.yml").read_text())
+    assert defaults["nextcloud_data_dir"] in dict(checks.SERVICE_PATHS["owncloud"])
+    root = web.APP_PATHS["nextcloud"]["document_root"]
+    assert not (defaults["nextcloud_data_dir"] + "/").startswith(root + "/")
+
+
+def test_the_file_cloud_is_watched_by_its_status_page():
+    """Nagios asks the cloud site's status.php for "installed":true."""
+    services = [c for c in checks.monitoring_plan(_cloud_model())["services"] if c["host"] == "web1"]
+    (status,) = [c for c in services if c["description"] == "File cloud status"]
+    # the cloud site's own name: the VM's name would redirect to Moodle, the VM's first application
+    assert status["check_command"] == 'smbvdc_check_https_string!cloud.%s!/status.php!"installed":true' % DOMAIN
+    (login,) = [c for c in services if c["description"] == "Moodle login"]
+    assert login["check_command"] == "smbvdc_check_https_string!moodle.%s!/login/index.php!login" % DOMAIN
