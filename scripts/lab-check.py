@@ -169,7 +169,9 @@ def main():
 
     if any(model["services"].get(g) for g in ("web", "moodle", "owncloud")):
         import webcheck     # tests/webcheck.py: HTTPS, certificates, redirects, the Moodle login
-        webcheck.web_checks(model, args.inventory, check)
+        # the site names as a secondary serves them (the zone went through the transfer too)
+        secondary = [a for e in servers["secondaries"] for a in e["ipv4"]]
+        webcheck.web_checks(model, args.inventory, check, dns_servers=secondary[:1] or primary[:1])
 
     if model["services"].get("monitoring") or model["services"].get("backup"):
         monitoring_and_backups(args.inventory)

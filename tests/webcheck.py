@@ -87,10 +87,25 @@ def nextcloud_status(s, wwwroot, timeout=60):
     return ok, "HTTP %d, %s" % (r.status_code, shown)
 
 
-def web_checks(model, inventory_dir, check, admin_user="admin", ca=None, secrets=None):
+def dns_address(server, name, timeout=10):
+    """The A record of ``name`` as ``server`` answers it (CNAMEs followed inside the answer), or None."""
+    import dns.message
+    import dns.query
+    import dns.rdatatype
+    answer = dns.query.udp(dns.message.make_query(name, dns.rdatatype.A), server, timeout=timeout)
+    for rrset in answer.answer:
+        if rrset.rdtype == dns.rdatatype.A:
+            return rrset[0].address
+    return None
+
+
+def web_checks(model, inventory_dir, check, admin_user="admin", ca=None, secrets=None, dns_servers=()):
     """Run the checks, reporting each through ``check(name, ok, detail)``; returns the number run.
 
     ``ca`` and ``secrets`` default to the inventory's ``.smbvdc/ca/ca.crt`` and ``.smbvdc/secrets``.
+    With ``dns_servers`` (addresses of the branch's DNS servers), every site name must first resolve
+    there to its VM's address: the site is reachable at its DNS name, not only at the address the
+    model gives.
     """
     ca = Path(ca) if ca else Path(inventory_dir) / ".smbvdc" / "ca" / "ca.crt"
     secrets = Path(secrets) if secrets else Path(inventory_dir) / ".smbvdc" / "secrets"
@@ -101,6 +116,15 @@ def web_checks(model, inventory_dir, check, admin_user="admin", ca=None, secrets
         address = w["addresses"][0]
         names = {name: address for s in w["sites"] for name in s["names"]}
         names[w["fqdn"]] = address
+        for server in dns_servers:
+            for name in sorted(names):
+                try:
+                    got = dns_address(server, name)
+                except Exception as exc:  # pylint: disable=broad-except  (a DNS failure is a failed check)
+                    got = "error: %s" % exc
+                check("%s: %s resolves to %s at DNS server %s" % (host, name, address, server), got == address,
+                      "answer %s" % got)
+                n += 1
         with resolve(names):
             for site in w["sites"]:
                 s = session(ca)
