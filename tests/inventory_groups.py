@@ -7,7 +7,9 @@ playbooks' ``groups`` and ``hostvars`` give it.
 """
 
 import json
+import os
 import subprocess
+from pathlib import Path
 
 
 def load(ansible_inventory, path, env=None):
@@ -69,3 +71,15 @@ def defined_vms(hostvars, groups):
         finally:
             conn.close()
     return current, addresses
+
+
+def molecule_env(ephemeral):
+    """The environment for ansible commands a molecule verify runs: the scenario's own ansible.cfg
+    (in ``ephemeral``, MOLECULE_EPHEMERAL_DIRECTORY) when molecule wrote one, no colour codes."""
+    env = dict(os.environ)
+    cfg = Path(ephemeral) / "ansible.cfg"
+    if cfg.exists():
+        env["ANSIBLE_CONFIG"] = str(cfg)
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    return env

@@ -42,13 +42,7 @@ from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import model as 
 
 
 def ansible_env():
-    env = dict(os.environ)
-    cfg = EPHEMERAL / "ansible.cfg"
-    if cfg.exists():
-        env["ANSIBLE_CONFIG"] = str(cfg)
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_FORCE_COLOR"] = "0"
-    return env
+    return inventory_groups.molecule_env(EPHEMERAL)
 
 
 @pytest.fixture(scope="module")
