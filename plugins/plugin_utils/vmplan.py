@@ -71,9 +71,15 @@ def ready_entry(vm, network, opts, host):
         args += " -o ProxyJump=%s" % opts["kvm_ssh"]
     if opts["ssh_common_args"]:
         args += " " + str(opts["ssh_common_args"]).strip()
-    return {"name": vm["name"], "ansible_host": vm["ipv4"], "ansible_user": opts["admin_user"],
-            "ansible_become": opts["admin_user"] != "root", "ansible_ssh_private_key_file": opts["ssh_key_path"],
-            "ansible_ssh_common_args": args.strip(), "smbvdc_kvm_host": host}
+    entry = {"name": vm["name"], "ansible_host": vm["ipv4"], "ansible_user": opts["admin_user"],
+             "ansible_ssh_private_key_file": opts["ssh_key_path"], "ansible_ssh_common_args": args.strip(),
+             "smbvdc_kvm_host": host}
+    # ansible_become only for a non-root admin user: as a host variable it overrides the tasks' own
+    # become keyword, and ansible_become: false made every become_user task of the roles (amlabel as
+    # backup, ...) run as root on real VMs (molecule's containers never had the variable).
+    if opts["admin_user"] != "root":
+        entry["ansible_become"] = True
+    return entry
 
 
 def host_plan(model, host, facts, options=None):
