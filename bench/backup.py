@@ -39,13 +39,16 @@ containers; every loop is bounded.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scenario import Scenario  # noqa: E402  (what the scenario benchmarks share)
+SCENARIO = Scenario("amanda", "backup")
 SERVER, CLIENT = "amanda-bak1", "amanda-db1"
 CONFIG = "smbvdc-bench"
 DATA = "/srv/smbvdc-bench"
@@ -102,30 +105,17 @@ print(files, written)
 
 
 def dexec(container, script, user=None, check=True, timeout=3600):
-    cmd = ["docker", "exec"] + (["-u", user] if user else []) + [container, "sh", "-c", script]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise SystemExit("backup: in %s, `%s` failed (exit %d): %s%s" % (container, script, proc.returncode,
-                                                                         proc.stdout[-2000:], proc.stderr[-2000:]))
-    return proc.stdout.strip()
+    return SCENARIO.dexec(container, script, user=user, check=check, timeout=timeout)
+
+
+running = SCENARIO.running
+molecule = SCENARIO.molecule
 
 
 def timed(container, script, user=None, timeout=3600):
     t0 = time.monotonic()
     dexec(container, script, user=user, timeout=timeout)
     return time.monotonic() - t0
-
-
-def running(container):
-    proc = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", container], capture_output=True, text=True)
-    return proc.returncode == 0 and proc.stdout.strip() == "true"
-
-
-def molecule(*args):
-    env = dict(os.environ, PATH="%s:%s" % (ROOT / ".venv" / "bin", os.environ.get("PATH", "")),
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    print("backup: molecule %s -s amanda ..." % " ".join(args), flush=True)
-    subprocess.run(["molecule", *args, "-s", "amanda"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def bench_config(base, client_fqdn, vtape_mb, holding_mb):

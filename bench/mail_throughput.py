@@ -31,7 +31,6 @@ bounded in count and time.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -39,24 +38,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def dexec(container, script, check=True, timeout=900):
-    proc = subprocess.run(["docker", "exec", container, "sh", "-c", script], capture_output=True, text=True,
-                          timeout=timeout)
-    if check and proc.returncode != 0:
-        raise SystemExit("mail_throughput: in %s, `%s` failed: %s%s" % (container, script, proc.stdout, proc.stderr))
-    return proc.stdout.strip()
-
-
-def running(container):
-    proc = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", container], capture_output=True, text=True)
-    return proc.returncode == 0 and proc.stdout.strip() == "true"
-
-
-def molecule(*args):
-    env = dict(os.environ, PATH="%s:%s" % (ROOT / ".venv" / "bin", os.environ.get("PATH", "")))
-    print("mail_throughput: molecule %s -s mail ..." % " ".join(args), flush=True)
-    subprocess.run(["molecule", *args, "-s", "mail"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scenario import Scenario  # noqa: E402  (what the scenario benchmarks share)
+SCENARIO = Scenario("mail", "mail_throughput")
+dexec = SCENARIO.dexec
+running = SCENARIO.running
+molecule = SCENARIO.molecule
 
 
 def count(container, maildir):

@@ -31,39 +31,28 @@ Figures are measured, not asserted. Traffic stays inside the container.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scenario import Scenario  # noqa: E402  (what the scenario benchmarks share)
 CONTAINER = "web1"
 BENCH_INI = "/etc/php/8.2/fpm/conf.d/99-smbvdc-bench.ini"
 MARK = "# smbvdc bench/web.py"
+SCENARIO = Scenario("web", "web")
+molecule = SCENARIO.molecule
 
 
 def dexec(script, check=True, timeout=900):
-    proc = subprocess.run(["docker", "exec", CONTAINER, "sh", "-c", script], capture_output=True, text=True,
-                          timeout=timeout)
-    if check and proc.returncode != 0:
-        raise SystemExit("web: in %s, `%s` failed (exit %d): %s%s" % (CONTAINER, script, proc.returncode,
-                                                                      proc.stdout[-2000:], proc.stderr[-2000:]))
-    return proc.stdout.strip()
+    return SCENARIO.dexec(CONTAINER, script, check=check, timeout=timeout)
 
 
 def running():
-    proc = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", CONTAINER], capture_output=True, text=True)
-    return proc.returncode == 0 and proc.stdout.strip() == "true"
-
-
-def molecule(*args):
-    env = dict(os.environ, PATH="%s:%s" % (ROOT / ".venv" / "bin", os.environ.get("PATH", "")),
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    print("web: molecule %s -s web ..." % " ".join(args), flush=True)
-    subprocess.run(["molecule", *args, "-s", "web"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    return SCENARIO.running(CONTAINER)
 
 
 def ab(url, requests, concurrency, limit_s, keepalive):

@@ -33,8 +33,11 @@ from pathlib import Path
 import pytest
 import requests
 
-WEB = "172.30.80.80"
-DOMAIN = "web.smbvdc.test"
+# the scenario's names, and the autouse fixture that resolves them to the VM
+# (pytest runs with --import-mode=importlib: this folder is not on sys.path)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from webscenario import DOMAIN, WEB, resolve_test_domain  # noqa: E402,F401
+
 CLOUD = "cloud." + DOMAIN
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 CA = EPHEMERAL / "ca" / "ca.crt"
@@ -51,20 +54,6 @@ REAL = pytest.mark.skipif(not ARCHIVE, reason="real-archive test NOT RUN: NEXTCL
 MODULES = ["apcu", "bcmath", "ctype", "curl", "dom", "fileinfo", "gd", "gmp", "intl", "json", "libxml",
            "mbstring", "openssl", "pdo_mysql", "posix", "session", "SimpleXML", "sodium", "xmlreader", "xmlwriter",
            "zip", "zlib", "bz2", "Zend OPcache"]
-
-_real_getaddrinfo = socket.getaddrinfo
-
-
-def _getaddrinfo(host, *args, **kwargs):
-    if isinstance(host, str) and (host == DOMAIN or host.endswith("." + DOMAIN)):
-        host = WEB
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def resolve_test_domain(monkeypatch):
-    monkeypatch.setattr(socket, "getaddrinfo", _getaddrinfo)
-
 
 @pytest.fixture(scope="module", autouse=True)
 def say_whether_the_real_archive_part_ran(request):

@@ -23,14 +23,18 @@ import re
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-WEB = "172.30.80.80"
-DOMAIN = "web.smbvdc.test"
+# the scenario's names, and the autouse fixture that resolves them to the VM
+# (pytest runs with --import-mode=importlib: this folder is not on sys.path)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from webscenario import DOMAIN, WEB, resolve_test_domain  # noqa: E402,F401
+
 MOODLE = "moodle." + DOMAIN
 WWW = "www." + DOMAIN
 ALIAS = "intranet." + DOMAIN
@@ -43,20 +47,6 @@ COURSE = EPHEMERAL / "upgrade-course.json"
 FIXTURE_VERSION = "2025100600.02"
 PHP = "/usr/bin/php8.2"
 MOODLE_DIR = "/var/www/moodle"
-
-_real_getaddrinfo = socket.getaddrinfo
-
-
-def _getaddrinfo(host, *args, **kwargs):
-    if isinstance(host, str) and (host == DOMAIN or host.endswith("." + DOMAIN)):
-        host = WEB
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def resolve_test_domain(monkeypatch):
-    monkeypatch.setattr(socket, "getaddrinfo", _getaddrinfo)
-
 
 def sh(*cmd, check=True):
     return subprocess.run(["docker", "exec", "web1", *cmd], check=check, capture_output=True, text=True)
@@ -285,7 +275,6 @@ def test_upgrade_kept_the_course_and_left_maintenance():
 
 # --- the lab's web checks (tests/webcheck.py, for scripts/lab-check.py) on this instance -------------
 def test_the_lab_web_checks_pass_here():
-    import sys
     sys.path.insert(0, str(Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "tests"))
     import conftest  # noqa: F401  (ansible_collections.smbvdc.datacenter importable)
     import inventory_groups
