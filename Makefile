@@ -12,13 +12,14 @@ LAB_MULTI_INVENTORY ?= inventories/lab-multi
 # Molecule scenarios run by `make test` (each: create, converge, idempotence, verify, destroy)
 MOLECULE_SCENARIOS ?= $(shell ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)
 
-.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-fault-drill lab-restore-drill lab-multi lab-multi-check lab-multi-add-vm lab-multi-down lab-multi-migration-test capacity bench bench-placement bench-dns bench-provision bench-mail bench-backup bench-web build clean
+.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-fault-drill lab-restore-drill lab-reboot-drill lab-multi lab-multi-check lab-multi-add-vm lab-multi-down lab-multi-migration-test capacity bench bench-placement bench-dns bench-provision bench-mail bench-backup bench-web build clean
 
 help:
 	@echo "make lab      - bring up the lab branch (inventories/lab) on this machine"
 	@echo "make lab-multi - the two-host lab: second KVM host kvm2 + site.yml on inventories/lab-multi"
 	@echo "make lab-fault-drill   - stop services on the lab, Nagios must see them and mail the admin"
 	@echo "make lab-restore-drill - back up, destroy and restore a mailbox, a database and a Moodle file"
+	@echo "make lab-reboot-drill  - shut every lab VM down, restart libvirtd: all back by autostart, changed=0"
 	@echo "make lab-multi-check - checks of the two-host lab (LAB_MULTI_MIGRATE=1: live-migrate web1 too)"
 	@echo "make test     - lint + unit + integration + molecule (installs what it needs)"
 	@echo "make capacity - print the capacity plan of LAB_INVENTORY (no host touched)"
@@ -66,6 +67,13 @@ lab-fault-drill: setup-nodocker
 # row counts; prints sizes, times and `restore-drill: N passed, N failed`.
 lab-restore-drill: setup-nodocker
 	python scripts/lab-restore-drill.py -i $(LAB_INVENTORY)
+
+# Shut every lab VM down at once, restart libvirtd as the host does at boot:
+# autostart must bring every VM back with every watched unit active, then
+# site.yml must report changed=0 and lab-check pass (docs/vm-lifecycle.md);
+# prints `reboot-drill: N passed, N failed`.
+lab-reboot-drill: setup-nodocker
+	python scripts/lab-reboot-drill.py -i $(LAB_INVENTORY) --converge --check
 
 # The two-host lab (docs/multi-host.md): kvm2 is a systemd-nspawn container
 # with its own libvirtd on this machine, its VM bridge joined to this host's
