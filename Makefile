@@ -12,7 +12,7 @@ LAB_MULTI_INVENTORY ?= inventories/lab-multi
 # Molecule scenarios run by `make test` (each: create, converge, idempotence, verify, destroy)
 MOLECULE_SCENARIOS ?= $(shell ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)
 
-.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-fault-drill lab-restore-drill lab-reboot-drill lab-multi lab-multi-check lab-multi-add-vm lab-multi-down lab-multi-migration-test capacity bench bench-placement bench-dns bench-provision bench-mail bench-backup bench-web build clean
+.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-fault-drill lab-restore-drill lab-reboot-drill lab-multi lab-multi-check lab-multi-add-vm lab-multi-down lab-multi-migration-test capacity report bench bench-placement bench-dns bench-provision bench-mail bench-backup bench-web build clean
 
 help:
 	@echo "make lab      - bring up the lab branch (inventories/lab) on this machine"
@@ -23,6 +23,7 @@ help:
 	@echo "make lab-multi-check - checks of the two-host lab (LAB_MULTI_MIGRATE=1: live-migrate web1 too)"
 	@echo "make test     - lint + unit + integration + molecule (installs what it needs)"
 	@echo "make capacity - print the capacity plan of LAB_INVENTORY (no host touched)"
+	@echo "make report   - write build/report/<branch>/index.html: topology, capacity, last status (no host touched)"
 	@echo "make bench    - run the benchmarks in bench/ (bench-placement, bench-dns, ...)"
 	@echo "make build    - build the collection tarball"
 
@@ -105,6 +106,12 @@ lab-multi-down:
 
 capacity: setup-nodocker
 	ansible-playbook -i $(LAB_INVENTORY) playbooks/capacity.yml
+
+# One self-contained HTML page of the branch in build/report/<branch>/index.html:
+# topology picture (graphviz), capacity tables, last status results
+# (docs/report.md); no host is contacted.
+report: setup-nodocker
+	ansible-playbook -i $(LAB_INVENTORY) playbooks/report.yml
 
 # Benchmarks print measured figures and ratios against a baseline measured
 # in the same run; they are not tests.

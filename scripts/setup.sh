@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-command, idempotent setup of a Debian 12 build/controller machine.
-#   - Debian packages (only the missing ones are installed)
+#   - Debian packages (only the missing ones are installed); graphviz's dot draws
+#     the branch report's topology, chromium renders the report in its test
 #   - .venv from requirements.txt (rebuilt only when requirements.txt changes)
 #   - collections/ansible_collections/smbvdc/datacenter -> this checkout
 #   - dockerd started when it is not running (no systemd on our build machines)
@@ -21,7 +22,8 @@ SUDO=""
 PKGS=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev git make rsync
       docker.io debootstrap mmdebstrap qemu-system-x86 qemu-utils
       libvirt-daemon-system libvirt-clients genisoimage iproute2 nftables
-      ca-certificates bind9-utils)
+      ca-certificates bind9-utils
+      graphviz chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
