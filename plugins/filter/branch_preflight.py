@@ -6,12 +6,16 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: branch_preflight
-short_description: Run every layer's derivation that can fail (zones, TSIG, mail tables) before any host changes
+short_description: Run every layer's derivation that can fail and check every role's variables before any host changes
 version_added: 0.2.0
 description:
   - Builds every DNS zone, checks the DNS servers' TSIG settings and validates each mail host's
     mailboxes and aliases (C(mail_mailboxes) + C(mail_group_mailboxes) + C(mail_host_mailboxes), and the same
     for aliases) on the controller.
+  - Checks every role variable the inventory sets for a host the role will run on (C(services.ROLE_TARGETS)) against
+    the role's C(meta/argument_specs.yml) with Ansible's own argument spec validator (type, choices, the keys of
+    list entries; a string is not a list), and the rules between values that argument_specs cannot express
+    (ranges, paths, patterns, values the model must know). A value that needs facts is left to the role.
   - Fails listing every problem at once, each naming the variable and the fix.
   - Used by C(playbooks/preflight.yml), so that a bad inventory stops before the VM layer runs.
 options:
@@ -33,7 +37,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(zones) (the zone names that will be served) and C(checked) (what was checked).
+  description:
+    - C(zones) (the zone names that will be served), C(checked) (what was checked) and C(warnings) (what would
+      stop a layer later but is not wrong in itself, e.g. a Moodle VM without a release archive).
   type: dict
 """
 

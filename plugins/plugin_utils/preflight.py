@@ -31,45 +31,24 @@ except ImportError:  # pragma: no cover
 
 from . import dns as dns_mod
 from . import mail as mail_mod
+from . import role_vars
 from .errors import Collector, ModelError
+from .role_vars import MISSING as _MISSING, _Vars
 
 TSIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
-TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512")
-_MISSING = object()
 
 
-class _Vars(object):
-    """One host's variables as Ansible gives them; a value that cannot be templated here is 'unknown'."""
-
-    def __init__(self, hostvars, host):
-        try:
-            self._hv = hostvars[host]
-        except (KeyError, TypeError):
-            self._hv = {}
-
-    def get(self, key, default=None):
-        """The value, ``default`` when unset, ``_MISSING`` when it cannot be evaluated on the controller."""
-        try:
-            if key not in self._hv:
-                return default
-            return self._hv[key]
-        except Exception:  # a template that needs the layer's own facts: checked by the layer itself
-            return _MISSING
-
-
-def _tsig(model, hostvars, problems):
+def _tsig(model, hostvars, problems, bad):
+    # the key's type and nsd_tsig_algorithm's choices are checked with the nsd role's argument_specs
     for h in model["services"].get("dns_primary", []) + model["services"].get("dns_secondary", []):
         hv = _Vars(hostvars, h)
         name = hv.get("nsd_tsig_key_name")
-        if name not in (None, _MISSING) and (not isinstance(name, str) or not TSIG_NAME.match(name)):
-            problems.add("hostvars['%s'].nsd_tsig_key_name" % h, "must be a DNS-style name, got %r." % (name,),
+        label = "hostvars['%s'].nsd_tsig_key_name" % h
+        if isinstance(name, str) and label not in bad and not TSIG_NAME.match(name):
+            problems.add(label, "must be a DNS-style name, got %r." % (name,),
                          "e.g. nsd_tsig_key_name: smbvdc-%s-xfr, or leave it unset." % model["name"])
-        algorithm = hv.get("nsd_tsig_algorithm")
-        if algorithm not in (None, _MISSING) and algorithm not in TSIG_ALGORITHMS:
-            problems.add("hostvars['%s'].nsd_tsig_algorithm" % h, "must be one of %s, got %r."
-                         % (", ".join(TSIG_ALGORITHMS), algorithm), "use hmac-sha256 (the default).")
         secret = hv.get("nsd_tsig_secret")
-        if secret in (None, _MISSING, ""):
+        if secret in (None, _MISSING, "") or "hostvars['%s'].nsd_tsig_secret" % h in bad:
             continue
         try:
             raw = base64.b64decode(str(secret), validate=True) if isinstance(secret, str) else None
@@ -85,13 +64,13 @@ def _tsig(model, hostvars, problems):
                          "(RFC 8945 6)." % len(raw), "generate a new key (leave nsd_tsig_secret empty).")
 
 
-def _layered(hv, name, host, problems):
+def _layered(hv, name, host, problems, bad):
     """``mail_x + mail_group_x + mail_host_x`` of one host, each checked to be a list."""
     out = []
     for key in ("mail_%s" % name, "mail_group_%s" % name, "mail_host_%s" % name):
         value = hv.get(key, [])
-        if value is _MISSING:
-            return None
+        if value is _MISSING or any(b.startswith("hostvars['%s'].%s" % (host, key)) for b in bad):
+            return None     # unknown here, or its type is already reported
         if value is None:
             continue
         if not isinstance(value, list):
@@ -104,14 +83,15 @@ def _layered(hv, name, host, problems):
     return out
 
 
-def _mail(model, hostvars, problems):
+def _mail(model, hostvars, problems, bad):
     for h in model["services"].get("mail", []):
         hv = _Vars(hostvars, h)
-        boxes = _layered(hv, "mailboxes", h, problems)
-        aliases = _layered(hv, "aliases", h, problems)
+        boxes = _layered(hv, "mailboxes", h, problems, bad)
+        aliases = _layered(hv, "aliases", h, problems, bad)
         postmaster = hv.get("mail_postmaster", "")
         quota = hv.get("mail_default_quota", "1G")
-        if boxes is None or aliases is None or _MISSING in (postmaster, quota):
+        if boxes is None or aliases is None or _MISSING in (postmaster, quota) or any(
+                "hostvars['%s'].%s" % (h, v) in bad for v in ("mail_postmaster", "mail_default_quota")):
             continue
         try:
             mail_mod.build_accounts(model, boxes, aliases, postmaster=postmaster or None, default_quota=quota,
@@ -126,11 +106,11 @@ def check_layers(model, hostvars):
 
     :param model: the branch model.
     :param hostvars: Ansible's ``hostvars`` (or ``{host: {var: value}}``).
-    :returns: ``{"zones": [zone names], "checked": [what was checked]}``.
+    :returns: ``{"zones": [zone names], "checked": [what was checked], "warnings": [text]}``.
     """
     problems = Collector()
     zones = []
-    checked = ["tsig", "mail accounts"]
+    checked = ["tsig", "mail accounts", "role variables"]
     # A branch without a DNS server has no zones to serve (the DNS layer has
     # no host to run on); DKIM keys are made by the mail layer, and their
     # records are checked there.
@@ -140,10 +120,14 @@ def check_layers(model, hostvars):
             zones = sorted(dns_mod.build_zones(model, {}))
         except ModelError as exc:
             problems.problems.extend(exc.problems)
-    _tsig(model, hostvars, problems)
-    _mail(model, hostvars, problems)
+    # the roles' own variables (argument_specs and the rules between them), first: a variable of the
+    # wrong type is reported once, by them, and left out of the derivations below
+    warnings = role_vars.check_role_vars(model, hostvars, problems)
+    bad = set(p.variable for p in problems.problems)
+    _tsig(model, hostvars, problems, bad)
+    _mail(model, hostvars, problems, bad)
     problems.raise_if_any(ModelError, title="the branch's layers would fail on this inventory")
-    return {"zones": zones, "checked": checked}
+    return {"zones": zones, "checked": checked, "warnings": warnings}
 
 
 # --- the inventory's files -------------------------------------------------

@@ -101,3 +101,39 @@ def service_ports(group_names, extra=None, backup_client=False, monitored=False)
         if key not in seen:
             seen[key] = {"service": service, "port": port, "proto": proto}
     return [seen[k] for k in sorted(seen)]
+
+
+# --- which roles configure which hosts ----------------------------------------
+# Where the layer playbooks (playbooks/*.yml) apply each role, for the
+# preflight of the roles' variables (role_vars.py): (role, entry point) ->
+# the hosts it runs on, as groups of the model (a service group, "kvm_hosts",
+# or "vms" for every VM), and the service group the branch must have for the
+# entry point to run at all (None: always). A unit test reads the playbooks
+# and fails when they and this table disagree.
+EVERY_VM = "vms"
+ROLE_TARGETS = {
+    ("kvm_host", "main"): (("kvm_hosts",), None),
+    ("vm", "main"): (("kvm_hosts",), None),
+    ("common", "main"): ((EVERY_VM,), None),
+    ("nsd", "main"): (("dns_primary", "dns_secondary"), None),
+    ("mail", "main"): (("mail",), None),
+    ("mail", "dkim_key"): (("mail",), None),
+    ("web", "main"): (("web", "moodle", "owncloud"), None),
+    ("moodle", "main"): (("moodle",), None),
+    ("nextcloud", "main"): (("owncloud",), None),
+    ("nagios", "main"): (("monitoring",), None),
+    ("nagios", "nrpe"): ((EVERY_VM,), "monitoring"),
+    ("amanda", "main"): (("backup",), None),
+    ("amanda", "client"): ((EVERY_VM,), "backup"),
+    ("amanda", "first_dump"): (("backup",), "backup"),
+}
+
+# Roles that a role brings in itself (include_role of their main entry point,
+# or of an entry point that runs it first): they run on the same hosts. A
+# unit test reads the roles' tasks and fails when they and this table disagree.
+ROLE_INCLUDES = {
+    "mail": ("branch_ca", "mariadb"),
+    "moodle": ("mariadb",),
+    "nextcloud": ("mariadb",),
+    "web": ("branch_ca",),
+}

@@ -84,10 +84,12 @@ def test_a_missing_archive_fails(setup):
 
 
 def test_a_plain_http_url_fails(setup):
+    """Already in the preflight play (the nextcloud role's variables are checked there), before the inputs play."""
     url = "http://download.nextcloud.com/server/releases/nextcloud-34.0.4.tar.bz2"
     rc, out = run(setup, nextcloud_archive_url=url, nextcloud_archive_sha256="0" * 64)
     assert rc != 0, out
-    assert "give an https:// nextcloud_archive_url" in " ".join(out.split()), out
+    assert "hostvars['web1'].nextcloud_archive_url: must be an https:// URL" in " ".join(out.split()), out
+    assert "Nextcloud's archive and checksum" not in out, out
 
 
 def test_the_right_archive_passes(setup):

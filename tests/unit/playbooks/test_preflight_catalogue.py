@@ -68,6 +68,7 @@ def edit_branch(change):
 def edit_group_vars(name, values):
     def apply(inv):
         path = inv / "group_vars" / ("%s.yml" % name)
+        path.parent.mkdir(parents=True, exist_ok=True)
         data = yaml.safe_load(path.read_text()) if path.exists() else {}
         data.update(values)
         path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -173,6 +174,29 @@ CASES = [
         "mail", {"mail_mailboxes": [{"address": "bob@elsewhere.test"}]}), "hostvars['mail1'].mail_mailboxes[0].address"),
     ("tsig secret not base64", edit_group_vars("dns_primary", {"nsd_tsig_secret": "not*base64"}),
      "hostvars['ns1'].nsd_tsig_secret"),
+    # the roles' own variables (meta/argument_specs.yml and plugin_utils/role_vars.py), on the hosts each role runs on
+    ("common_packages as a string", edit_group_vars("all/common", {"common_packages": "vim"}),
+     "hostvars['bak1'].common_packages: must be a list, got str 'vim'"),
+    ("kvm_host_accel outside its choices", edit_hosts(_set(["all", "children", "kvm_hosts", "hosts", "lab-kvm"],
+                                                           "kvm_host_accel", "hvf")),
+     "hostvars['lab-kvm'].kvm_host_accel: must be one of: auto, kvm, qemu, got: hvf"),
+    ("nsd_verbosity outside its choices", edit_group_vars("dns_primary", {"nsd_verbosity": 9}),
+     "hostvars['ns1'].nsd_verbosity: must be one of: 0, 1, 2, 3, 4, 5, got: 9"),
+    ("mail_tls_days that renews every run", edit_group_vars("mail", {"mail_tls_days": 30}),
+     "hostvars['mail1'].mail_tls_days: must be 31 or more, got 30"),
+    ("mariadb_port out of range", edit_group_vars("mail", {"mariadb_port": 99999}),
+     "hostvars['mail1'].mariadb_port: must be 1-65535, got 99999"),
+    ("moodle checksum not a sha256", edit_group_vars("moodle", {"moodle_archive_sha256": "abc"}),
+     "hostvars['web1'].moodle_archive_sha256: must be 64 hex digits"),
+    ("web_tls_days not a number", edit_group_vars("web", {"web_tls_days": "two years"}),
+     "hostvars['web1'].web_tls_days: must be an integer, got str 'two years'"),
+    ("amanda tapecycle not above runspercycle", edit_group_vars("backup", {"amanda_tapecycle": 7}),
+     "hostvars['bak1'].amanda_tapecycle: is 7, which must exceed amanda_runspercycle (7)"),
+    ("nagios extra service on an unknown host", edit_group_vars("monitoring", {"nagios_extra_services": [
+        {"host": "nosuch", "description": "Disk", "check_command": "smbvdc_check_nrpe!check_disk"}]}),
+     "hostvars['mon1'].nagios_extra_services[0].host: 'nosuch' is not a host of the monitoring plan"),
+    ("vm_role_default_state outside its choices", edit_group_vars("kvm_hosts", {"vm_role_default_state": "on"}),
+     "hostvars['lab-kvm'].vm_role_default_state: must be one of: running"),
 ]
 
 
@@ -220,3 +244,47 @@ def test_bad_inventory_fails_in_preflight(case, lab_copy, limit_s):
     recap = out.split("PLAY RECAP", 1)[-1]
     assert re.findall(r"^(\S+)\s+:\s+ok=", recap, re.M) in ([], ["localhost"]), recap
     assert elapsed < limit_s, "preflight took %.1f s (limit %.1f s)" % (elapsed, limit_s)
+
+
+# --- the other inventories that ship, and the molecule scenarios' -------------------------
+# A role variable check that is wrong (or an argument_specs entry that is)
+# would block these; each must pass the preflight as it is.
+
+def _molecule_inventory(scenario, dest):
+    """The inventory molecule builds for ``scenario``: its platforms in their groups, plus provisioner.inventory."""
+    data = yaml.safe_load((ROOT / "molecule" / scenario / "molecule.yml").read_text())
+    inventory = (data.get("provisioner") or {}).get("inventory") or {}
+    children = dict(inventory.get("hosts") or {})
+    for platform in data.get("platforms") or []:
+        for group in platform.get("groups") or ["ungrouped"]:
+            node = children.setdefault(group, {})
+            node["hosts"] = dict(node.get("hosts") or {}, **{platform["name"]: None})
+    dest.mkdir()
+    (dest / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": children}}))
+    for kind in ("group_vars", "host_vars"):
+        (dest / kind).mkdir()
+        for name, values in (inventory.get(kind) or {}).items():
+            (dest / kind / ("%s.yml" % name)).write_text(yaml.safe_dump(values))
+    return dest
+
+
+MOLECULE_WITH_PREFLIGHT = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/converge.yml")
+                                 if "smbvdc.datacenter.preflight" in p.read_text())
+SHIPPED = ["inventories/lab-multi", "inventories/example-branch"] + ["molecule/%s" % s for s in MOLECULE_WITH_PREFLIGHT]
+
+
+def test_the_molecule_scenarios_with_a_preflight_are_found():
+    assert {"mail", "nsd", "web", "nagios", "amanda"} <= set(MOLECULE_WITH_PREFLIGHT)
+
+
+@pytest.mark.parametrize("source", SHIPPED)
+def test_shipped_inventories_pass_preflight(source, tmp_path, monkeypatch):
+    if source.startswith("molecule/"):
+        inv = _molecule_inventory(source.split("/", 1)[1], tmp_path / "inventory")
+        monkeypatch.setenv("MOLECULE_EPHEMERAL_DIRECTORY", str(tmp_path / "ephemeral"))
+        monkeypatch.setenv("MOLECULE_PROJECT_DIRECTORY", str(ROOT))
+    else:
+        inv = tmp_path / "inventory"
+        shutil.copytree(ROOT / source, inv, ignore=shutil.ignore_patterns(".smbvdc"))
+    rc, out, _elapsed = run_preflight(inv)
+    assert rc == 0, out

@@ -31,6 +31,7 @@ PLAY = """
   tasks:
     - name: The role's preflight
       ansible.builtin.include_tasks: {role}/tasks/preflight.yml
+      vars: {task_vars}
 
     - name: Show the vtape disk
       ansible.builtin.debug:
@@ -48,7 +49,7 @@ def lab(tmp_path):
     inv = tmp_path / "lab"
     shutil.copytree(ROOT / "inventories" / "lab", inv, ignore=shutil.ignore_patterns(".smbvdc"))
     play = tmp_path / "play.yml"
-    play.write_text(PLAY.format(root=ROOT, role=ROLE))
+    play.write_text(PLAY.format(root=ROOT, role=ROLE, task_vars="{}"))
     return inv, play
 
 
@@ -84,9 +85,22 @@ def test_without_that_data_disk_the_vtapes_stay_on_the_system_disk(lab):
 
 
 def test_a_vtape_disk_the_server_does_not_have_fails_naming_the_fix(lab):
+    """The role's own assert (the role used alone, the value given to it rather than in the inventory)."""
     inv, play = lab
-    rc, out = _run(inv, play, "-e", "amanda_vtape_disk=backups")
+    play.write_text(PLAY.format(root=ROOT, role=ROLE, task_vars="{amanda_vtape_disk: backups}"))
+    rc, out = _run(inv, play)
     assert rc != 0
     assert "amanda_vtape_disk is 'backups', but the backup server bak1 has no such data disk" in out, out
     assert "its vm_data_disks: vtapes" in out and "add {name: backups, size_gb: <GiB>}" in out
     assert "Traceback" not in out
+
+
+def test_a_vtape_disk_the_server_does_not_have_fails_in_preflight(lab):
+    """In the inventory (here as an extra variable), the preflight play stops it before any host changes."""
+    inv, play = lab
+    rc, out = _run(inv, play, "-e", "amanda_vtape_disk=backups")
+    assert rc != 0
+    assert "hostvars['bak1'].amanda_vtape_disk: is 'backups', which is not a data disk of bak1 (its vm_data_disks: " \
+           "vtapes)" in out, out
+    assert "add {name: backups, size_gb: <GiB>} to vm_data_disks of bak1" in out
+    assert "The role's preflight" not in out and "Traceback" not in out
