@@ -52,10 +52,12 @@ test:
 lab: setup
 	ansible-playbook -i $(LAB_INVENTORY) playbooks/site.yml
 
-# DNS on every server, submission, IMAP round trip, DKIM and amavis on the
-# running lab (or LAB_INVENTORY); prints `lab-check: N passed, N failed`.
+# DNS, mail, web, VMs, monitoring and backups of the running lab (or
+# LAB_INVENTORY): playbooks/status.yml, the branch status any
+# branch gets (docs/status.md); prints one table and
+# `status: N passed, N failed, N not checked`, fails naming every failed check.
 lab-check: setup-nodocker
-	python scripts/lab-check.py -i $(LAB_INVENTORY)
+	ansible-playbook -i $(LAB_INVENTORY) playbooks/status.yml
 
 # Stop postfix on mail1, nsd on ns2 and apache2 on web1 in turn: Nagios on
 # mon1 must see each CRITICAL and OK again, and mail the admin over IMAP;
@@ -71,7 +73,7 @@ lab-restore-drill: setup-nodocker
 
 # Shut every lab VM down at once, restart libvirtd as the host does at boot:
 # autostart must bring every VM back with every watched unit active, then
-# site.yml must report changed=0 and lab-check pass (docs/vm-lifecycle.md);
+# site.yml must report changed=0 and status.yml pass (docs/vm-lifecycle.md);
 # prints `reboot-drill: N passed, N failed`.
 lab-reboot-drill: setup-nodocker
 	python scripts/lab-reboot-drill.py -i $(LAB_INVENTORY) --converge --check
@@ -84,7 +86,7 @@ lab-multi: setup
 	ansible-playbook -i $(LAB_MULTI_INVENTORY) playbooks/site.yml
 
 # kvm2 answers, every VM on exactly one host and running, ns1/ns2 on
-# different hosts, lab-check.py on the branch; LAB_MULTI_MIGRATE=1 also moves
+# different hosts, playbooks/status.yml on the branch; LAB_MULTI_MIGRATE=1 also moves
 # web1 live there and back under an HTTP probe.
 lab-multi-check: setup-nodocker
 	LAB_MULTI_INVENTORY=$(LAB_MULTI_INVENTORY) scripts/lab-multi-check.sh

@@ -56,7 +56,7 @@ def imap_subjects(branch, user, password):
     mail_host = branch.model["services"]["mail"][0]
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE     # the lab's own CA; the mail checks of lab-check verify TLS
+    ctx.verify_mode = ssl.CERT_NONE     # the lab's own CA; the mail checks of playbooks/status.yml verify TLS
     with imaplib.IMAP4_SSL(branch.address(mail_host), 993, ssl_context=ctx, timeout=30) as imap:
         imap.login(user, password)
         imap.select("INBOX", readonly=True)

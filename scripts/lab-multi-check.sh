@@ -3,7 +3,7 @@
 #   - kvm2 (scripts/lab-second-host.sh) answers;
 #   - every VM of the inventory is defined on exactly one host and runs;
 #   - ns1 and ns2 run on different hosts;
-#   - scripts/lab-check.py on the branch (DNS, submission, IMAP, DKIM, amavis);
+#   - playbooks/status.yml on the branch (DNS, mail, web, VMs, monitoring, backups);
 #   - with LAB_MULTI_MIGRATE=1: playbooks/migrate.yml moves web1 live to the
 #     other host and back while an HTTP probe runs every 0.1 s; prints the
 #     migration time and the longest gap the probe saw.
@@ -51,8 +51,8 @@ ns1=$(where ns1); ns2=$(where ns2)
 [ -n "$ns1" ] && [ -n "$ns2" ] && [ "$ns1" != "$ns2" ]
 check "ns1 and ns2 run on different hosts" $? "ns1 on ${ns1:-?}, ns2 on ${ns2:-?}"
 
-if python "$REPO/scripts/lab-check.py" -i "$INV" | sed 's/^/  /'; then rc=0; else rc=1; fi
-check "scripts/lab-check.py on the branch" $rc
+if (cd "$REPO" && ansible-playbook -i "$INV" playbooks/status.yml) | sed 's/^/  /'; then rc=0; else rc=1; fi
+check "playbooks/status.yml on the branch" $rc
 
 if [ "${LAB_MULTI_MIGRATE:-0}" = 1 ]; then
   ip=$(timeout 60 virsh -c "$( [ "$(where web1)" = kvm2 ] && echo "$K2" || echo "$K1")" dumpxml "${PREFIX}web1" |

@@ -1,6 +1,6 @@
 """What the lab scripts share: the running branch's model, SSH to its VMs, Nagios' status.
 
-scripts/lab-check.py, lab-fault-drill.py and lab-restore-drill.py build the
+scripts/lab-fault-drill.py, lab-restore-drill.py and lab-reboot-drill.py build the
 branch model as the playbooks do (reality first: the VMs' hosts and addresses
 are read from libvirt, tests/inventory_groups.py: defined_vms), reach the VMs
 with the branch's own SSH key, and read Nagios' state from its status data

@@ -1,7 +1,7 @@
 """An inventory's hostvars and (transitively flattened) groups, as Ansible sees them.
 
 Shared by checks that build the branch model from a real inventory outside a
-play (molecule verify tests, scripts/lab-check.py): ``build_model(branch,
+play (molecule verify tests, the lab drills in scripts/): ``build_model(branch,
 {"groups": groups, "hostvars": hostvars})`` then gets exactly what the
 playbooks' ``groups`` and ``hostvars`` give it.
 """

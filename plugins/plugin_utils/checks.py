@@ -56,7 +56,7 @@ SERVICE_PATHS = {
 MARIADB_GROUPS = ("mail", "database", "moodle", "owncloud")
 # Age of a VM's last good backup in hours (the schedule is daily): warning
 # after one missed run, critical after two. Nagios' "Backup age" and
-# scripts/lab-check.py use these.
+# playbooks/status.yml use these (backup_plan's age_hours).
 BACKUP_AGE_HOURS = (24 + 2, 2 * 24 + 2)
 # Everything of a host: /etc (NSD zones and keys are in /etc/nsd).
 BASE_PATHS = [("/etc", "configuration")]
@@ -425,6 +425,8 @@ def backup_plan(model):
         "server_fqdn": model["vms"][server]["fqdn"] if server in model["vms"] else server,
         "server_address": _address(model, server) if server else None,
         "config": model["name"],
+        # warning and critical age of a VM's last good backup (check_amanda_age, playbooks/status.yml)
+        "age_hours": list(BACKUP_AGE_HOURS),
         "settings": settings,
         "clients": clients,
     }

@@ -21,8 +21,8 @@ Status results (what the status run writes, ``status.json`` beside
     [{"check": "dns serial", "host": "ns2", "ok": true,
       "detail": "serial 2026120401 on every server", "time": "2026-12-04T10:00:00Z"}]
 
-``check``, ``host`` and ``time`` (ISO 8601) are strings, ``ok`` a boolean,
-``detail`` a string (may be empty).
+``check``, ``host`` and ``time`` (ISO 8601) are strings, ``ok`` a boolean, or
+null for an item that was not checked, ``detail`` a string (may be empty).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import json
 from . import report, topology
 
 STATUS_KEYS = (("check", str), ("host", str), ("ok", bool), ("detail", str), ("time", str))
-STATUS_SCHEMA = '[{"check": str, "host": str, "ok": bool, "detail": str, "time": "ISO 8601 str"}, ...]'
+STATUS_SCHEMA = '[{"check": str, "host": str, "ok": bool or null, "detail": str, "time": "ISO 8601 str"}, ...]'
 
 CSS = """
 body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#111827;background:#fff;max-width:1360px}
@@ -77,7 +77,7 @@ def parse_status(raw, source="status.json"):
         row = {}
         for key, kind in STATUS_KEYS:
             value = entry.get(key, "" if key == "detail" else None)
-            if not isinstance(value, kind):
+            if not isinstance(value, kind) and not (key == "ok" and value is None):  # null: not checked
                 raise ValueError("%s[%d].%s must be a %s, got %r. Fix: write %s."
                                  % (source, i, key, "boolean" if kind is bool else "string", value, STATUS_SCHEMA))
             row[key] = value
@@ -137,14 +137,16 @@ def _status_section(status, status_file):
     if not status:
         out.append('<p class="none">the status run recorded no check (%s is an empty list).</p>' % _e(status_file))
         return "\n".join(out)
-    failed = [r for r in status if not r["ok"]]
+    failed = [r for r in status if r["ok"] is False]
+    unchecked = [r for r in status if r["ok"] is None]
     last = max(r["time"] for r in status)
-    out.append('<p class="sub">%d check(s) at %s: %d passed, <span class="%s">%d failed</span> (%s).</p>'
-               % (len(status), _e(last), len(status) - len(failed), "bad" if failed else "ok", len(failed),
-                  _e(status_file)))
+    out.append('<p class="sub">%d check(s) at %s: %d passed, <span class="%s">%d failed</span>, %d not checked (%s).</p>'
+               % (len(status), _e(last), len(status) - len(failed) - len(unchecked), "bad" if failed else "ok",
+                  len(failed), len(unchecked), _e(status_file)))
     # failures first, then in the order of the run
-    rows = [[r["check"], r["host"], ("ok", "ok") if r["ok"] else ("FAILED", "bad"), r["detail"], r["time"]]
-            for r in failed + [r for r in status if r["ok"]]]
+    word = {True: ("ok", "ok"), False: ("FAILED", "bad"), None: ("not checked", "none")}
+    rows = [[r["check"], r["host"], word[r["ok"]], r["detail"], r["time"]]
+            for r in failed + [r for r in status if r["ok"] is not False]]
     out.append(_table(["check", "host", "result", "detail", "time"], rows, left=(0, 1, 2, 3, 4)))
     return "\n".join(out)
 

@@ -273,13 +273,13 @@ def test_upgrade_kept_the_course_and_left_maintenance():
     assert page.status_code == 200 and "Made before the upgrade" in page.text
 
 
-# --- the lab's web checks (tests/webcheck.py, for scripts/lab-check.py) on this instance -------------
+# --- the web checks of playbooks/status.yml (plugin_utils/status.py) on this instance -----------------
 def test_the_lab_web_checks_pass_here():
     sys.path.insert(0, str(Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "tests"))
     import conftest  # noqa: F401  (ansible_collections.smbvdc.datacenter importable)
     import inventory_groups
-    import webcheck
     from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import model as modelmod
+    from ansible_collections.smbvdc.datacenter.plugins.plugin_utils import status as webcheck
 
     # the inventory directory: the generated hosts plus the scenario's vars
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
