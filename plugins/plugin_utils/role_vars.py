@@ -437,7 +437,8 @@ def _rules_amanda(h):
     if ("amanda", "main") not in h.pairs:
         return      # a client: the server's settings are not used here
     settings = checks_mod.backup_plan(h.model)["settings"] if h.model["services"].get("backup") else {}
-    for name in ("amanda_dumpcycle_days", "amanda_runspercycle", "amanda_inparallel", "amanda_maxdumps"):
+    for name in ("amanda_dumpcycle_days", "amanda_runspercycle", "amanda_inparallel", "amanda_maxdumps",
+                 "amanda_req_tries"):
         _minimum(h, name, 1)
     for name in ("amanda_vtape_size_mb", "amanda_holding_mb"):
         _minimum(h, name, 64, "use 64 MiB or more, e.g. %s: 1024." % name)
