@@ -57,8 +57,17 @@ def domain_state(vm):
     return virsh("domstate", vm).stdout.strip()
 
 
+AUTOSTART_MARKER = Path("/run/libvirt/qemu/autostarted")
+
+
 def restart_libvirtd():
-    """Restart libvirtd as the host does at boot; autostart then starts the VMs."""
+    """Restart libvirtd as the host does at boot; autostart then starts the VMs.
+
+    libvirtd autostarts domains once per host boot: it leaves the marker
+    /run/libvirt/qemu/autostarted and skips autostart while the marker exists.
+    A reboot empties /run (a tmpfs), so the drill removes the marker as the
+    reboot would; a plain restart of libvirtd starts no VM at all."""
+    AUTOSTART_MARKER.unlink(missing_ok=True)
     if subprocess.run(["ps", "-p", "1", "-o", "comm="], capture_output=True, text=True).stdout.strip() == "systemd":
         subprocess.run(["systemctl", "restart", "libvirtd"], check=True, timeout=300)
         return "systemctl restart libvirtd"
