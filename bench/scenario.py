@@ -43,5 +43,8 @@ class Scenario(object):
         env = dict(os.environ, PATH="%s:%s" % (ROOT / ".venv" / "bin", os.environ.get("PATH", "")),
                    ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
         print("%s: molecule %s -s %s ..." % (self.label, " ".join(args), self.name), flush=True)
-        subprocess.run(["molecule", *args, "-s", self.name], cwd=ROOT, env=env, check=True,
+        # the shared config named explicitly: molecule finds it by itself only in
+        # a plain clone, not in a git worktree
+        config = ROOT / ".config" / "molecule" / "config.yml"
+        subprocess.run(["molecule", "-c", str(config), *args, "-s", self.name], cwd=ROOT, env=env, check=True,
                        stdout=subprocess.DEVNULL)
