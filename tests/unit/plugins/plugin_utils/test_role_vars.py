@@ -196,15 +196,25 @@ def test_every_role_has_three_bad_input_cases():
     assert all(n >= 3 for n in counts.values()), counts
 
 
-@pytest.mark.parametrize("case", CASES, ids=["%s-%s" % (c[0], "-".join(c[2])) for c in CASES])
+def _hosts_outside(role):
+    plan = role_vars.targets(model.build_model(*branch()))
+    return [h for h in sorted(plan) if role not in {r for r, _e in plan[h]}]
+
+
+# the roles that run on every host (common, the NRPE and Amanda clients) have
+# no host outside: their cases are left out here instead of being skipped
+OUTSIDE_CASES = [c for c in CASES if _hosts_outside(c[0])]
+
+
+def test_some_roles_run_on_part_of_the_branch_only():
+    assert {c[0] for c in OUTSIDE_CASES} >= {"mail", "nsd", "web", "moodle", "amanda"}
+
+
+@pytest.mark.parametrize("case", OUTSIDE_CASES, ids=["%s-%s" % (c[0], "-".join(c[2])) for c in OUTSIDE_CASES])
 def test_the_variable_is_checked_on_the_hosts_its_role_runs_on_only(case):
     """The same value on a host the role does not run on passes: the check follows services.ROLE_TARGETS."""
-    role, host, values, _expected = case
-    plan = role_vars.targets(model.build_model(*branch()))
-    outside = [h for h in sorted(plan) if role not in {r for r, _e in plan[h]}]
-    if not outside:
-        pytest.skip("%s runs on every host" % role)
-    assert run({outside[0]: values}) == ""
+    role, _host, values, _expected = case
+    assert run({_hosts_outside(role)[0]: values}) == ""
 
 
 def test_the_server_settings_set_for_every_vm_are_checked_on_the_server_only():
