@@ -49,6 +49,16 @@ SERVICE_PATHS = {
     "owncloud": [("/var/lib/nextcloud/data", "file cloud data")],
     "monitoring": [("/var/lib/nagios4", "Nagios state and retention")],
 }
+# Directories that change while they are read, by design, with each file
+# either immutable or replaced by a rename (so tar reads one whole version):
+# Maildir messages never change after delivery (flags are renames), Nagios
+# rewrites status.dat and retention.dat through a temporary file, Moodle's
+# filedir is content-addressed (its sessions and caches come and go). GNU
+# tar's "file changed as we read it" there is normal, not a failed backup;
+# the amanda role gives these DLEs the dumptype smbvdc-live. (Seen on the lab:
+# every dump of /var/lib/nagios4 came out STRANGE, so amdump and its systemd
+# unit failed every night.) Everything else stays strict.
+LIVE_PATHS = ("/var/vmail", "/var/lib/nagios4", "/var/lib/moodledata")
 # Groups whose hosts run MariaDB: the mail host keeps Roundcube's database, a
 # Moodle or file cloud VM its application's (the moodle and nextcloud roles
 # make it on the VM itself). Each gets the dump before the backup and the
@@ -417,7 +427,7 @@ def backup_plan(model):
             if path in seen:
                 continue
             seen.add(path)
-            dles.append({"path": path, "what": what, "service": service})
+            dles.append({"path": path, "what": what, "service": service, "live": path in LIVE_PATHS})
         clients.append({"name": name, "fqdn": vm["fqdn"], "address": vm["ipv4"] or vm["ipv6"],
                         "mariadb_dump": mariadb, "dump_dir": MARIADB_DUMP_DIR, "dles": dles})
     return {

@@ -132,6 +132,9 @@ def test_backup_plan_from_service_groups():
     assert by["mail1"]["mariadb_dump"] is True and by["web1"]["mariadb_dump"] is False
     assert paths["web1"] == ["/etc", "/var/www", "/srv/data"]
     assert paths["ns1"] == ["/etc", "/var/lib/nsd"]
+    # the directories written during the backup by design get the tolerant dumptype, nothing else
+    live = {(n, d["path"]) for n, c in by.items() for d in c["dles"] if d["live"]}
+    assert live == {("mail1", "/var/vmail"), ("mon1", "/var/lib/nagios4")}
     s = plan["settings"]
     assert (s["dumpcycle_days"], s["runspercycle"], s["retention_days"], s["tapecycle"]) == (7, 7, 14, 15)
 
