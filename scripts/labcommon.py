@@ -56,7 +56,9 @@ class Branch(object):
         the runner of tests/restoredrill.py. Raises with the output when ``check`` and it fails."""
         command = "sh -c %s" % shlex.quote(script)
         if user:
-            command = "runuser -u %s -- %s" % (shlex.quote(user), command)
+            # from / : root's home is the ssh session's directory, and amfetchdump run as the
+            # backup user there failed with "Cannot chdir to /root: Permission denied" (lab drill)
+            command = "cd / && runuser -u %s -- %s" % (shlex.quote(user), command)
         cmd = ["ssh", "-i", str(self.key), "-o", "UserKnownHostsFile=%s" % self.known_hosts,
                "-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20",
                "root@%s" % self.address(host), command]
