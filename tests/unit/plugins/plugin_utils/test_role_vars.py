@@ -120,6 +120,10 @@ CASES = [
     ("mail", "mail1", {"mail_spam_tag2_level": "high"}, "hostvars['mail1'].mail_spam_tag2_level: must be a number, got str 'high'"),
     ("mail", "mail1", {"mail_postfix_options": "smtpd_banner=hi"},
      "hostvars['mail1'].mail_postfix_options: must be a mapping, got str"),
+    ("mail", "mail1", {"mail_amavis_max_servers": 0},
+     "hostvars['mail1'].mail_amavis_max_servers: must be 1 or more, got 0"),
+    ("mail", "mail1", {"mail_spam_local_tests_only": "sometimes"},
+     "hostvars['mail1'].mail_spam_local_tests_only: must be true or false, got str 'sometimes'"),
     # mariadb (brought in by mail, moodle, nextcloud)
     ("mariadb", "mail1", {"mariadb_port": 99999}, "hostvars['mail1'].mariadb_port: must be 1-65535, got 99999"),
     ("mariadb", "web1", {"mariadb_databases": [{"name": "my-db"}]},
