@@ -133,7 +133,12 @@ def main():
     ap.add_argument("--check", action="store_true", help="then run playbooks/status.yml")
     args = ap.parse_args()
     branch = Branch(args.inventory)
-    vms = sorted(v for v, vm in branch.model["vms"].items() if vm.get("state", "running") == "running")
+    # state None: the inventory sets no vm_state, and the vm role's default is running
+    vms = sorted(v for v, vm in branch.model["vms"].items() if (vm.get("state") or "running") == "running")
+    report("the branch has VMs that should be running", vms, ", ".join(vms) or "none: nothing to drill")
+    if not vms:
+        print("reboot-drill: 0 passed, 1 failed")
+        return 1
 
     before = {}
     for vm in vms:
