@@ -12,7 +12,7 @@ LAB_MULTI_INVENTORY ?= inventories/lab-multi
 # Molecule scenarios run by `make test` (each: create, converge, idempotence, verify, destroy)
 MOLECULE_SCENARIOS ?= $(shell ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)
 
-.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-fault-drill lab-restore-drill lab-reboot-drill lab-multi lab-multi-check lab-multi-add-vm lab-multi-down lab-multi-migration-test capacity report bench bench-placement bench-dns bench-provision bench-mail bench-backup bench-web build clean
+.PHONY: help setup setup-nodocker lint unit integration molecule test lab lab-check lab-fault-drill lab-restore-drill lab-reboot-drill lab-multi lab-multi-check lab-multi-add-vm lab-multi-down lab-multi-migration-test capacity report bench bench-placement bench-dns bench-provision bench-mail bench-backup bench-web bench-rerun build clean
 
 help:
 	@echo "make lab      - bring up the lab branch (inventories/lab) on this machine"
@@ -50,7 +50,7 @@ test:
 	@scripts/test.sh
 
 lab: setup
-	ansible-playbook -i $(LAB_INVENTORY) playbooks/site.yml
+	scripts/lab-up.sh $(LAB_INVENTORY)
 
 # DNS, mail, web, VMs, monitoring and backups of the running lab (or
 # LAB_INVENTORY): playbooks/status.yml, the branch status any
@@ -118,6 +118,12 @@ report: setup-nodocker
 # Benchmarks print measured figures and ratios against a baseline measured
 # in the same run; they are not tests.
 bench: bench-placement bench-dns bench-provision bench-mail bench-backup bench-web
+
+# A no-change site.yml on the running lab with ansible's defaults, the repo's
+# settings and Mitogen; prints where the time goes and
+# `rerun: first_build_s=... nochange_s=... ratio=... speedup_vs_defaults=...`.
+bench-rerun: setup-nodocker
+	python bench/rerun.py -i $(LAB_INVENTORY)
 
 bench-placement: setup-nodocker
 	python bench/placement.py
