@@ -9,6 +9,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 LAB_INVENTORY ?= inventories/lab
 LAB_MULTI_INVENTORY ?= inventories/lab-multi
+# MITOGEN=1: the lab targets run with the Mitogen strategy (one Python per
+# host for the whole run instead of one per task; docs/performance.md).
+# Recursively expanded, so it finds the package `make setup` installs.
+ifeq ($(MITOGEN),1)
+export ANSIBLE_STRATEGY_PLUGINS = $(shell $(VENV)/bin/python -c 'import ansible_mitogen, os; print(os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy"))')
+export ANSIBLE_STRATEGY = mitogen_linear
+endif
 # Molecule scenarios run by `make test` (each: create, converge, idempotence, verify, destroy)
 MOLECULE_SCENARIOS ?= $(shell ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2)
 

@@ -99,6 +99,19 @@ def test_nrpe_commands_take_no_arguments_from_the_network():
             assert line.startswith("/"), line
 
 
+def test_http_checks_never_resolve_a_redirect_on_the_nagios_server():
+    # the lab's web1 stayed CRITICAL "Name or service not known": check_http
+    # -f follow resolved the redirect target with the Nagios server's
+    # resolver, which does not carry the branch zones
+    plan = checks.monitoring_plan(_model())
+    http = {c["name"]: c["line"] for c in plan["commands"] if "/check_http " in c["line"]}
+    assert {"smbvdc_check_https", "smbvdc_check_https_string"} <= set(http), sorted(http)
+    for name, line in http.items():
+        assert "-I $HOSTADDRESS$" in line, (name, line)
+        assert "-f follow" not in line, (name, line)
+    assert "-f sticky" in http["smbvdc_check_https"]
+
+
 def test_ntp_check_only_with_a_server():
     plan = checks.monitoring_plan(_model(monitoring={"ntp_server": "10.77.10.1"}))
     assert plan["nrpe"]["ns1"]["check_ntp_time"].endswith("-H 10.77.10.1 -w 0.5 -c 1")
