@@ -8,11 +8,15 @@ model's monitoring plan, nothing is typed twice):
 1. stop the unit on its VM (systemctl stop, over SSH with the branch's key);
 2. poll Nagios' own status data on the monitoring VM (status.dat, not the
    plugin) until every service of the plan that watches that unit on that
-   host is CRITICAL; the time is the detection time;
-3. start the unit again and poll until those services are OK;
-4. read the admin mailbox over IMAPS on the mail host until Nagios' PROBLEM
-   notification for that host has arrived (for postfix on the mail host it
-   can only arrive after the restart; the monitoring server's queue retries).
+   host is CRITICAL; the time is the detection time. Every one of them must
+   be OK before the fault (a check already failing proves nothing);
+3. keep the fault until Nagios confirms it (HARD state, after
+   max_check_attempts), which is when it notifies;
+4. start the unit again and poll until those services are OK;
+5. read the admin mailbox over IMAPS on the mail host until Nagios' PROBLEM
+   notification for one of those services ("host/service is CRITICAL") has
+   arrived (for postfix on the mail host it can only arrive after the
+   restart; the monitoring server's queue retries).
 
 Prints one line per step with its time and `fault-drill: N passed, N failed`
 last; exits 1 on any failure. A fault is always undone (the unit started
@@ -40,16 +44,18 @@ def report(name, ok, detail=""):
     print("fault-drill: %-4s %s%s" % ("ok" if ok else "FAIL", name, (" (%s)" % detail) if detail else ""), flush=True)
 
 
-def wait_states(branch, keys, want, limit):
-    start = time.monotonic()
+def wait_states(branch, keys, want, limit, hard=False, start=None):
+    """Seconds from start until every key has state want (with hard=True: and one of
+    them confirmed, state_type HARD), and the last states; None when the limit passed."""
+    start = time.monotonic() if start is None else start
     last = {}
     while time.monotonic() - start < limit:
-        states = branch.service_states()
-        last = {k: states.get(k) for k in keys}
-        if all(v == want for v in last.values()):
-            return time.monotonic() - start, last
+        states = branch.service_states(hard=True)
+        last = {k: states.get(k, (None, False)) for k in keys}
+        if all(v[0] == want for v in last.values()) and (not hard or any(v[1] for v in last.values())):
+            return time.monotonic() - start, {k: v[0] for k, v in last.items()}
         time.sleep(5)
-    return None, last
+    return None, {k: v[0] for k, v in last.items()}
 
 
 def imap_subjects(branch, user, password):
@@ -85,6 +91,11 @@ def main():
     interval = 60 * settings["check_interval"]
     # CRITICAL within two check intervals (plus the retry the plugin's timeout may take)
     detect_limit = 2 * interval + 60 * settings["retry_interval"] + 60
+    # Nagios notifies when the problem is confirmed (HARD): after
+    # max_check_attempts failed checks, the later ones retry_interval apart.
+    # A fault undone before that sends no mail (an earlier version of this
+    # drill restarted at the first CRITICAL and matched unrelated mail).
+    hard_limit = detect_limit + 60 * settings["retry_interval"] * settings["max_check_attempts"]
     notify = settings["notify"][0]
     secret = branch.inventory / ".smbvdc" / "secrets" / ("mailbox-%s.password" % notify)
     password = secret.read_text().strip() if secret.exists() else None
@@ -114,27 +125,42 @@ def main():
     seen = set(imap_subjects(branch, notify, password)) if password else set()
     pending_mail = []
     for host, unit, keys in faults:
+        # a check that is not OK before its fault proves nothing by turning
+        # CRITICAL, and never comes back OK: fix it first
+        not_ok = ["%s=%s" % (d, STATE.get(before.get((h, d)), before.get((h, d)))) for h, d in keys
+                  if before.get((h, d)) != 0]
+        if not_ok:
+            report("%s/%s checks OK before the fault" % (host, unit), False, ", ".join(not_ok))
+            continue
         t0 = time.time()
         stop = branch.ssh(host, "systemctl stop %s" % unit)
         report("stop %s on %s" % (unit, host), stop.returncode == 0, stop.stderr.strip()[:200])
         try:
-            took, states = wait_states(branch, keys, 2, detect_limit)
+            mono0 = time.monotonic()
+            took, states = wait_states(branch, keys, 2, detect_limit, start=mono0)
             report("%s/%s CRITICAL in Nagios" % (host, unit), took is not None,
                    "detected in %.0f s, limit %d s; %d services: %s" % (
                        took if took is not None else -1, detect_limit, len(keys),
                        ", ".join("%s=%s" % (d, STATE.get(v, v)) for (_h, d), v in states.items())))
+            if took is not None:
+                hard, _states = wait_states(branch, keys, 2, hard_limit, hard=True, start=mono0)
+                report("%s/%s confirmed (HARD) by Nagios, so notified" % (host, unit), hard is not None,
+                       "after %.0f s, limit %d s" % (hard if hard is not None else -1, hard_limit))
         finally:
             start = branch.ssh(host, "systemctl start %s" % unit)
         report("start %s on %s" % (unit, host), start.returncode == 0, start.stderr.strip()[:200])
         took, states = wait_states(branch, keys, 0, detect_limit)
         report("%s/%s OK again in Nagios" % (host, unit), took is not None,
                "recovered in %.0f s" % (took if took is not None else -1))
-        pending_mail.append((host, unit, t0))
+        pending_mail.append((host, unit, keys, t0))
 
     if password is None:
         report("admin mailbox password", False, "no %s" % secret)
     else:
-        for host, unit, t0 in pending_mail:
+        for host, unit, keys, t0 in pending_mail:
+            # the mail must be about a check this fault turned CRITICAL, not any
+            # PROBLEM of the host (queued alerts of a boot would count)
+            alerts = ["%s/%s is CRITICAL" % (h, d) for h, d in keys]
             deadline = time.monotonic() + args.mail_timeout
             found = None
             while time.monotonic() < deadline and not found:
@@ -144,7 +170,7 @@ def main():
                     subjects = {}
                     print("fault-drill: note: IMAP: %s" % exc)
                 found = next((s for uid, s in sorted(subjects.items())
-                              if uid not in seen and "PROBLEM" in s and host in s), None)
+                              if uid not in seen and "PROBLEM" in s and any(a in s for a in alerts)), None)
                 if not found:
                     time.sleep(10)
             report("PROBLEM mail for %s in %s over IMAP" % (host, notify), bool(found),

@@ -86,5 +86,11 @@ class Branch(object):
                 block[k] = v
         return services
 
-    def service_states(self):
+    def service_states(self, hard=False):
+        """(host, service) -> current_state; with hard=True -> (current_state, hard) where
+        hard says Nagios confirmed the state (state_type 1: the max_check_attempts were
+        used up, the moment it notifies)."""
+        if hard:
+            return {k: (int(v.get("current_state", 3)), v.get("state_type") == "1")
+                    for k, v in self.nagios_status().items()}
         return {k: int(v.get("current_state", 3)) for k, v in self.nagios_status().items()}
