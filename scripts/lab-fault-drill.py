@@ -127,8 +127,10 @@ def main():
     for host, unit, keys in faults:
         # a check that is not OK before its fault proves nothing by turning
         # CRITICAL, and never comes back OK: fix it first
-        not_ok = ["%s=%s" % (d, STATE.get(before.get((h, d)), before.get((h, d)))) for h, d in keys
-                  if before.get((h, d)) != 0]
+        # (read now, not at the start: an earlier fault's recovery or a reload may have changed it)
+        now = branch.service_states()
+        not_ok = ["%s=%s" % (d, STATE.get(now.get((h, d)), now.get((h, d)))) for h, d in keys
+                  if now.get((h, d)) != 0]
         if not_ok:
             report("%s/%s checks OK before the fault" % (host, unit), False, ", ".join(not_ok))
             continue
