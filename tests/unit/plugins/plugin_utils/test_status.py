@@ -150,6 +150,18 @@ def test_nagios_unhandled_problems_skip_acknowledged_and_downtime():
     assert rows["nagios every service has been checked"]["ok"] is True
 
 
+def test_nagios_soft_states_are_not_yet_problems():
+    # a SOFT state is not confirmed (no notification yet); HARD is a problem
+    soft = STATUS_DAT.replace("\tservice_description=DNS\n", "\tservice_description=DNS\n\tstate_type=0\n")
+    plan = {"server": "mon1", "services": [{"host": "ns2", "description": "DNS"}]}
+    rows = {r["check"]: r for r in status.nagios_results(plan, soft)}
+    assert "ns2/DNS" not in rows["nagios no unhandled problems"]["detail"]
+    hard = STATUS_DAT.replace("\tservice_description=DNS\n", "\tservice_description=DNS\n\tstate_type=1\n")
+    rows = {r["check"]: r for r in status.nagios_results(plan, hard)}
+    assert "ns2/DNS=CRITICAL" in rows["nagios no unhandled problems"]["detail"]
+    assert rows["nagios no unhandled problems"]["ok"] is False
+
+
 def test_nagios_all_well_and_unreadable():
     good = STATUS_DAT.replace("current_state=2", "current_state=0").replace("current_state=1", "current_state=0")
     plan = {"server": "mon1", "services": [{"host": "web1", "description": "HTTPS"}]}
