@@ -27,6 +27,7 @@ The drill (issue 12):
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import time
@@ -141,7 +142,7 @@ class Drill(object):
             fetch_s += time.monotonic() - t0
             size += len(image)
             t0 = time.monotonic()
-            self.run(host, "mkdir -p %s && tar --listed-incremental=/dev/null -xpf - -C %s %s"
+            self.run(host, "mkdir -p %s && tar --listed-incremental=/dev/null --no-overwrite-dir -xpf - -C %s %s"
                      % (target, target, member), stdin=image)
             extract_s += time.monotonic() - t0
         return size, fetch_s, extract_s
@@ -156,8 +157,15 @@ class Drill(object):
         fetch_s = time.monotonic() - t0
         tree = self.run(self.server, "tar -C /var/tmp/drill-rec -cf - . && rm -rf /var/tmp/drill-rec").stdout
         t0 = time.monotonic()
-        self.run(host, "tar -xpf - -C %s" % disk, stdin=tree)
+        # --no-overwrite-dir: the archive's "./" is the scratch directory (root, 0700); without it
+        # tar gave /var/vmail that owner and mode, and Dovecot (user vmail) could deliver no mail
+        # until the next converge. The lab's converge after a drill found /var/vmail changed.
+        self.run(host, "tar --no-overwrite-dir -xpf - -C %s" % disk, stdin=tree)
         return len(tree), fetch_s, time.monotonic() - t0
+
+    def dir_modes(self, host, *paths):
+        """mode and owner of directories that hold restored data (they must not change)."""
+        return self.out(host, "stat -c '%%n %%a %%U:%%G' %s" % " ".join(paths)).split("\n")
 
     def owners(self, host, path):
         return self.out(host, "find %s -type f -exec stat -c '%%a %%U:%%G' {} + | sort -u" % path).split("\n")
@@ -185,6 +193,9 @@ class Drill(object):
         before_moodle = self.checksums(moodle_h, self.moodle_dir + "/3f")
         before_modes = self.owners(mail_h, self.maildir) + self.owners(moodle_h, self.moodle_dir + "/3f")
         before_state, before_sum = self.db_state(), self.table_checksum()
+        parents = [(mail_h, ("/var/vmail", os.path.dirname(self.top))),
+                   (moodle_h, ("/var/lib/moodledata", self.moodle_dir))]
+        before_dirs = [m for h, ps in parents for m in self.dir_modes(h, *ps)]
         assert len(before_mail) == 5 and len(before_moodle) == 2, (before_mail, before_moodle)
         assert before_state[:3] == [str(ROWS)] * 3, before_state
         data_bytes = int(self.out(mail_h, "du -sb %s | cut -f1" % self.maildir)) + \
@@ -239,6 +250,9 @@ class Drill(object):
             self.compare("no extra files under %s" % path, set(after) == set(before), sorted(set(after) - set(before)))
         after_modes = self.owners(mail_h, self.maildir) + self.owners(moodle_h, self.moodle_dir + "/3f")
         self.compare("file modes and owners", after_modes == before_modes, "%s vs %s" % (after_modes, before_modes))
+        after_dirs = [m for h, ps in parents for m in self.dir_modes(h, *ps)]
+        self.compare("directories above the restored data keep their modes and owners", after_dirs == before_dirs,
+                     "%s vs %s" % (after_dirs, before_dirs))
         after_state = self.db_state()
         self.compare("row count %s.t" % DB, after_state[0] == before_state[0],
                      "%s vs %s" % (after_state[0], before_state[0]))
