@@ -180,9 +180,41 @@ def dns_results(model, zones=None, servers=None, timeout=5.0, port=53):
     return out
 
 
+def _mail_dns_on(host, addr, domains, mail, selector, timeout, port):
+    """The mail records of every domain and the mail host's PTR, asked of one DNS server."""
+    import dns.reversename
+    out = []
+
+    def ask(name, rdtype):
+        return query(addr, name, rdtype, timeout, port)[2]
+
+    for domain in domains:
+        mx = ask(domain, "MX")
+        out.append(result("mail dns MX %s" % domain, host, any(m.rstrip(".").endswith(mail["fqdn"]) for m in mx),
+                          ", ".join(mx) or "no MX"))
+        spf = [t for t in ask(domain, "TXT") if "v=spf1" in t]
+        ok = len(spf) == 1 and "ip4:%s" % mail["ipv4"] in spf[0]
+        out.append(result("mail dns SPF %s" % domain, host, ok,
+                          spf[0] if len(spf) == 1 else "%d SPF record(s)" % len(spf)))
+        dmarc = [t for t in ask("_dmarc." + domain, "TXT") if "v=DMARC1" in t]
+        out.append(result("mail dns DMARC %s" % domain, host, len(dmarc) == 1,
+                          dmarc[0] if dmarc else "no v=DMARC1 record"))
+        dkim = [t for t in ask("%s._domainkey.%s" % (selector, domain), "TXT") if "v=DKIM1" in t]
+        out.append(result("mail dns DKIM %s._domainkey.%s" % (selector, domain), host,
+                          len(dkim) == 1 and "p=" in dkim[0], "key published" if dkim else "no v=DKIM1 record"))
+    ip = mail["ipv4"]
+    ptr = ask(dns.reversename.from_address(ip).to_text(), "PTR")
+    names = [p.rstrip(".") for p in ptr]
+    forward = ask(names[0], "A") if len(names) == 1 else []
+    ok = len(names) == 1 and ip in forward
+    out.append(result("mail dns PTR of %s forward-confirms" % ip, host, ok,
+                      "%s -> %s" % (names[0], ", ".join(forward) or "no A") if len(names) == 1
+                      else "PTR: %s" % (", ".join(names) or "none")))
+    return out
+
+
 def mail_dns_results(model, servers=None, timeout=5.0, port=53):
     """MX, SPF, DMARC and DKIM of every mail domain and the mail host's forward-confirmed PTR, on every server."""
-    import dns.reversename
     mail_hosts = model["services"].get("mail") or []
     if not mail_hosts:
         return []
@@ -192,31 +224,12 @@ def mail_dns_results(model, servers=None, timeout=5.0, port=53):
     domains = list(model.get("mail_domains") or [model["domain"]])
     out = []
     for host, addr, _primary in servers:
-        def ask(name, rdtype):
-            return query(addr, name, rdtype, timeout, port)[2]
-
-        for domain in domains:
-            mx = ask(domain, "MX")
-            out.append(result("mail dns MX %s" % domain, host, any(m.rstrip(".").endswith(mail["fqdn"]) for m in mx),
-                              ", ".join(mx) or "no MX"))
-            spf = [t for t in ask(domain, "TXT") if "v=spf1" in t]
-            ok = len(spf) == 1 and "ip4:%s" % mail["ipv4"] in spf[0]
-            out.append(result("mail dns SPF %s" % domain, host, ok,
-                              spf[0] if len(spf) == 1 else "%d SPF record(s)" % len(spf)))
-            dmarc = [t for t in ask("_dmarc." + domain, "TXT") if "v=DMARC1" in t]
-            out.append(result("mail dns DMARC %s" % domain, host, len(dmarc) == 1,
-                              dmarc[0] if dmarc else "no v=DMARC1 record"))
-            dkim = [t for t in ask("%s._domainkey.%s" % (selector, domain), "TXT") if "v=DKIM1" in t]
-            out.append(result("mail dns DKIM %s._domainkey.%s" % (selector, domain), host,
-                              len(dkim) == 1 and "p=" in dkim[0], "key published" if dkim else "no v=DKIM1 record"))
-        ip = mail["ipv4"]
-        ptr = ask(dns.reversename.from_address(ip).to_text(), "PTR")
-        names = [p.rstrip(".") for p in ptr]
-        forward = ask(names[0], "A") if len(names) == 1 else []
-        ok = len(names) == 1 and ip in forward
-        out.append(result("mail dns PTR of %s forward-confirms" % ip, host, ok,
-                          "%s -> %s" % (names[0], ", ".join(forward) or "no A") if len(names) == 1
-                          else "PTR: %s" % (", ".join(names) or "none")))
+        # one server that does not answer fails its own row and hides nothing
+        # of the others (with ns2 stopped, SPF on ns1 went unreported)
+        try:
+            out.extend(_mail_dns_on(host, addr, domains, mail, selector, timeout, port))
+        except Exception as exc:  # pylint: disable=broad-except
+            out.append(result("mail dns at %s" % addr, host, False, "%s: %s" % (type(exc).__name__, exc)))
     return out
 
 

@@ -505,6 +505,18 @@ def test_dns_dead_server_fails_not_crashes():
     assert rows and not any(r["ok"] for r in rows)
 
 
+def test_mail_dns_a_dead_server_hides_nothing_of_the_others(dns_pair):
+    # the lab: with nsd stopped on ns2 the whole section read "mail dns: Timeout",
+    # and a broken SPF record on ns1 went unreported
+    servers, port = dns_pair(records(spf="v=spf1 -all"), records())
+    servers = [servers[0], ("ns2", "127.0.0.9", False)]   # nothing listens there
+    rows = status.mail_dns_results(_mail_model(), servers=servers, timeout=0.5, port=port)
+    ns1 = {r["check"]: r["ok"] for r in rows if r["host"] == "ns1"}
+    assert len(ns1) == 5 and ns1["mail dns SPF %s" % ZONE] is False, ns1
+    ns2 = [r for r in rows if r["host"] == "ns2"]
+    assert len(ns2) == 1 and ns2[0]["ok"] is False and ns2[0]["check"] == "mail dns at 127.0.0.9", ns2
+
+
 def test_mail_dns_all_well_and_broken_spf_and_ptr(dns_pair):
     servers, port = dns_pair(records(), records(spf="v=spf1 -all", ptr="other.b.test."))
     rows = status.mail_dns_results(_mail_model(), servers=servers, timeout=2, port=port)
